@@ -1,0 +1,3 @@
+"""mailflow: runs the management mentor registry's mailbox-driven process."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""Entry point for ``python -m mailflow``."""
+
+from mailflow.cli import main
+
+raise SystemExit(main())
