@@ -33,7 +33,8 @@ class Attachment:
     ``mailflow.intake.sniff`` for its vocabulary (``xlsx``, ``pdf``, ``jpeg``, ``zip``, …).
     ``children`` holds the members of a container (zip, TNEF ``winmail.dat``) and the
     attachments of a forwarded ``message/rfc822`` part; ``forwarded`` holds that forwarded
-    message itself.
+    message itself. ``over_limit`` names the limit (a field of
+    ``mailflow.intake.limits.Limits``) that the file is over; such a file is not read.
     """
 
     filename: str | None
@@ -48,6 +49,7 @@ class Attachment:
     children: list[Attachment] = field(default_factory=list)
     forwarded: Message | None = None
     defects: list[str] = field(default_factory=list)
+    over_limit: str | None = None
 
     @property
     def size(self) -> int:
