@@ -1,0 +1,1 @@
+"""Tests of the business calendar, the period rules and the scheduler helpers."""
