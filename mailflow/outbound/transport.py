@@ -14,7 +14,6 @@ import aiosmtplib
 
 from mailflow import clock
 from mailflow.config import Config, SmtpConfig, read_secret
-from mailflow.mailbox.oauth import fetch_access_token
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +98,8 @@ class SmtpTransport:
         if method == "none" or (method == "auto" and not (settings.username or settings.oauth2_command)):
             return
         if method == "xoauth2" or (method == "auto" and settings.oauth2_command):
+            from mailflow.mailbox.oauth import fetch_access_token
+
             token = await asyncio.to_thread(fetch_access_token, settings.oauth2_command, settings.timeout_seconds)
             await client.auth_xoauth2(settings.username, token)
             return
