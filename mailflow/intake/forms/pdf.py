@@ -96,15 +96,19 @@ def _table_grid(chars: list[dict], cells: list[Sequence[float]], name: str) -> G
     return grid
 
 
-def _lines(chars: list[dict]) -> list[str]:
-    """Group characters into visual lines, top to bottom, with spaces where words part."""
+def _visual_rows(chars: list[dict]) -> list[list[dict]]:
+    """Group characters into visual lines, top to bottom, each sorted left to right."""
     rows: list[list[dict]] = []
     for char in sorted(chars, key=lambda c: (c["top"], c["x0"])):
         if rows and abs(char["top"] - rows[-1][0]["top"]) <= char["size"] / 2:
             rows[-1].append(char)
         else:
             rows.append([char])
-    return [_line_text(sorted(row, key=lambda c: c["x0"])) for row in rows]
+    return [sorted(row, key=lambda c: c["x0"]) for row in rows]
+
+
+def _lines(chars: list[dict]) -> list[str]:
+    return [_line_text(row) for row in _visual_rows(chars)]
 
 
 def _line_text(row: list[dict]) -> str:
@@ -119,13 +123,7 @@ def _line_text(row: list[dict]) -> str:
 def _word_grid(chars: list[dict], name: str) -> Grid:
     """Group loose text into cells: a gap wider than one character starts a new cell."""
     grid = Grid(name=name, loose=True)
-    rows: list[list[dict]] = []
-    for char in sorted(chars, key=lambda c: (c["top"], c["x0"])):
-        if rows and abs(char["top"] - rows[-1][0]["top"]) <= char["size"] / 2:
-            rows[-1].append(char)
-        else:
-            rows.append([char])
-    runs_by_row = [_runs(sorted(row, key=lambda c: c["x0"])) for row in rows]
+    runs_by_row = [_runs(row) for row in _visual_rows(chars)]
     columns = _edges([run[0]["x0"] for runs in runs_by_row for run in runs])
     for row_index, runs in enumerate(runs_by_row):
         for run in runs:

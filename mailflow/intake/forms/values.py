@@ -150,26 +150,22 @@ def read_consent(value: CellValue) -> Read:
 
 def read_postal_code(value: CellValue) -> Read:
     """Read a postal code as NNN-NNNN."""
-    text = read_text(value).value
-    if not text or is_placeholder(text):
-        return BLANK
-    code = normalize_postal_code(text)
-    return Read(code) if code else Read(None, f"not a 7-digit postal code: {text!r}")
+    return _read_normalized(value, normalize_postal_code, "a 7-digit postal code")
 
 
 def read_phone(value: CellValue) -> Read:
     """Read a phone number with hyphens."""
-    text = read_text(value).value
-    if not text or is_placeholder(text):
-        return BLANK
-    phone = normalize_phone(text)
-    return Read(phone) if phone else Read(None, f"not a phone number: {text!r}")
+    return _read_normalized(value, normalize_phone, "a phone number")
 
 
 def read_email(value: CellValue) -> Read:
     """Read an e-mail address."""
+    return _read_normalized(value, normalize_email, "an e-mail address")
+
+
+def _read_normalized(value: CellValue, normalize, what: str) -> Read:
     text = read_text(value).value
-    if not text:
+    if not text or is_placeholder(text):
         return BLANK
-    address = normalize_email(text)
-    return Read(address) if address else Read(None, f"not an e-mail address: {text!r}")
+    normalized = normalize(text)
+    return Read(normalized) if normalized else Read(None, f"not {what}: {text!r}")
