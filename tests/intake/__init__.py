@@ -1,0 +1,1 @@
+"""Tests of the intake stage: decoding, sniffing and parsing received mail."""
