@@ -133,9 +133,9 @@ class RegistryConfig:
 
 @dataclass
 class SchedulerConfig:
-    timezone: str = "Asia/Tokyo"
+    # Times are Asia/Tokyo wall-clock times; the reminder time and the business days come
+    # from rules/renewal.toml and rules/calendar.toml.
     digest_time: str = "09:00"
-    reminder_time: str = "09:00"
     sender_interval_seconds: int = 30
 
 
@@ -306,16 +306,9 @@ def _check(config: Config, file: str, problems: list[str]) -> None:
         if smtp.auth == "xoauth2" and not smtp.oauth2_command:
             problems.append(f"{file}: outbound.smtp.auth = 'xoauth2' には outbound.smtp.oauth2_command が必要です")
 
-    for dotted in ("scheduler.digest_time", "scheduler.reminder_time"):
-        value = get(dotted)
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
-            problems.append(f"{file}: {dotted} = {value!r} は HH:MM 形式（例 09:00）で指定してください")
-    try:
-        from zoneinfo import ZoneInfo
-
-        ZoneInfo(config.scheduler.timezone)
-    except Exception:
-        problems.append(f"{file}: scheduler.timezone = {config.scheduler.timezone!r} は不明なタイムゾーンです（例 Asia/Tokyo）")
+    digest_time = config.scheduler.digest_time
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", digest_time):
+        problems.append(f"{file}: scheduler.digest_time = {digest_time!r} は HH:MM 形式（例 09:00）で指定してください")
 
     url = config.database.url
     if not (url.startswith("sqlite:") or url.startswith("postgresql")):
