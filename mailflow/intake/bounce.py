@@ -235,6 +235,8 @@ def _original_identity(returned: Attachment | None) -> tuple[str | None, str | N
         return None, None
     if returned.forwarded is not None:
         return returned.forwarded.message_id, returned.forwarded.subject or None
+    # Returned headers are those of our own outgoing mail, whose subjects are UTF-8
+    # encoded-words, so the stdlib decodes them exactly.
     headers = BytesHeaderParser(policy=email.policy.default).parsebytes(returned.payload)
     return _header_value(headers, "Message-ID"), _header_value(headers, "Subject")
 

@@ -1,8 +1,8 @@
 """Decisions on the case fixtures and kinds on the sample mailbox, through the parser.
 
-The attachment classifier normally sets each attachment's kind first. Here the kinds come
-from the expected ``role`` of each file (matched by SHA-256), so that these tests check
-the message classifier alone.
+The attachment classifier normally sets each attachment's kind first. Most tests here take
+the kinds from the expected ``role`` of each file (matched by SHA-256), so that they check
+the message classifier alone; the ``pipeline`` tests run the attachment classifier too.
 """
 
 from __future__ import annotations
@@ -138,6 +138,35 @@ def classify_sample(rules, stem: str):
 def test_sample_kind(rules, stem: str) -> None:
     result, expected = classify_sample(rules, stem)
     assert result.kind == expected["message_kind"]
+
+
+@pytest.fixture(scope="module")
+def attachment_classifier():
+    """Return a function that classifies every attachment of a message in place."""
+    attachments = pytest.importorskip("mailflow.intake.attachments")
+    attachment_rules = attachments.load_attachment_rules()
+
+    def classify_all(message) -> None:
+        for attachment in message.all_attachments():
+            attachments.classify_attachment(attachment, attachment_rules)
+
+    return classify_all
+
+
+@pytest.mark.parametrize("stem", SAMPLES)
+def test_sample_kind_pipeline(rules, attachment_classifier, stem: str) -> None:
+    """The kind when the attachment classifier, not the expected roles, sets the kinds."""
+    expected = read_json(MAILBOX / f"{stem}.json")
+    message = parse_file(MAILBOX / f"{stem}.eml")
+    attachment_classifier(message)
+    assert classify_message(message, rules).kind == expected["message_kind"]
+
+
+def test_forwarded_kind_pipeline(rules, attachment_classifier) -> None:
+    """case-11-forwarded-as-rfc822: the form inside the forwarded message makes a registration."""
+    message = parse_file(FORWARDED / "mail.eml")
+    attachment_classifier(message)
+    assert classify_message(message, rules).kind == "registration"
 
 
 @pytest.mark.parametrize("stem", SAMPLES)
