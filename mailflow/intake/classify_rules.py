@@ -290,7 +290,9 @@ class PasswordNoticeRule(MessageRule):
     def check(self, facts: MessageFacts) -> list[Finding]:
         if facts.message.attachments:
             return []
-        if _first_match(facts.rules.password_patterns, f"{facts.subject}\n{facts.own_text}") is None:
+        rules = facts.rules
+        subject_match = _first_match(rules.password_subject, facts.subject)
+        if subject_match is None and _first_match(rules.password_body, facts.own_text) is None:
             return []
         reason = "添付ファイルのないパスワードの連絡です。前のメールと合わせて扱い、単独では返信しません"
         return [Finding(self.name, reason, kind="other", decisive=True)]

@@ -86,7 +86,8 @@ class MessageRules:
     weights: dict[str, int]
     renewal_types: list[str]
     registration_types: list[str]
-    password_patterns: list[re.Pattern[str]]
+    password_subject: list[re.Pattern[str]]
+    password_body: list[re.Pattern[str]]
 
 
 
@@ -117,7 +118,8 @@ def load_message_rules(rules_dir: Path = DEFAULT_RULES_DIR) -> MessageRules:
                  for place in PLACES},
         renewal_types=rule_file.string_list("application.renewal_types"),
         registration_types=rule_file.string_list("application.registration_types"),
-        password_patterns=read_patterns(rule_file, "password_notice.patterns"),
+        password_subject=read_patterns(rule_file, "password_notice.subject"),
+        password_body=read_patterns(rule_file, "password_notice.body"),
     )
     rule_file.raise_if_problems()
     return rules

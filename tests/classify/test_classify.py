@@ -164,6 +164,24 @@ def test_password_notice_no_reply(rules) -> None:
     assert not result.send_reply
 
 
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("パスワードのお知らせ", "Ab3xY9q2"),
+        ("Re: 申込書", "解凍パスワードは Zq81xk です。"),
+        ("[Password] application", "password: Zq81xk"),
+    ],
+)
+def test_password_notice_forms(rules, subject: str, body: str) -> None:
+    assert "password_notice" in classify(rules, subject, body).matched_rules
+
+
+def test_password_question_is_inquiry(rules) -> None:
+    result = classify(rules, "送付方法について", "申請書をパスワード付きのファイルで送ってもよいでしょうか。")
+    assert result.kind == "inquiry"
+    assert result.send_reply
+
+
 def test_password_never_in_reasons(rules) -> None:
     result = classify(rules, "【パスワード】申込書", "先ほどのファイルのパスワード：Ab3xY9q2")
     assert not any("Ab3xY9q2" in reason for reason in result.reasons)
