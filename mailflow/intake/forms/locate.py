@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from mailflow.intake.forms.grid import Grid, GridCell
+from mailflow.intake.forms.grid import CellValue, Grid, GridCell
 from mailflow.intake.forms.normalize import label_key
 
 _ENUMERATOR = re.compile(r"^(\d{1,2}[.)]|\(\d{1,2}\)|[a-zA-Z][.)]|[※*●◆■▼]+)")
@@ -129,6 +129,14 @@ def value_cell(hit: LabelHit, matcher: LabelMatcher) -> GridCell | None:
     if below is not None and below.col == hit.last_cell.col and not below.is_blank and not is_label(below, matcher):
         return below
     return None
+
+
+def raw_value(hit: LabelHit, matcher: LabelMatcher) -> CellValue:
+    """Return the value written for ``hit``: in the label's own cell, beside it or below it."""
+    if hit.inline_value is not None:
+        return hit.inline_value
+    cell = value_cell(hit, matcher)
+    return cell.value if cell is not None else None
 
 
 def region_cells(hit: LabelHit, matcher: LabelMatcher) -> list[GridCell]:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from mailflow.intake.forms.career import read_career
 from mailflow.intake.forms.grid import Grid
 from mailflow.intake.forms.labels import CAREER_HEADERS, REGISTRATION_LABELS
-from mailflow.intake.forms.locate import LabelHit, LabelMatcher, find_labels, region_cells, value_cell
+from mailflow.intake.forms.locate import LabelHit, LabelMatcher, find_labels, raw_value, region_cells
 from mailflow.intake.forms.values import (
     BLANK,
     Read,
@@ -171,10 +171,7 @@ def _read_field(key: str, found: list[LabelHit]) -> Read:
             values = [hit.inline_value] if hit.inline_value else [cell.value for cell in cells]
             read = read_checks(values)
         else:
-            cell = value_cell(hit, _ANY_LABEL)
-            raw = hit.inline_value
-            if raw is None and cell is not None:
-                raw = cell.value
+            raw = raw_value(hit, _ANY_LABEL)
             read = _READERS[key](raw) if raw is not None else BLANK
         if read.problem is None and read.value not in (None, []):
             return read

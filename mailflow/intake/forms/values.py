@@ -85,7 +85,7 @@ def read_count(value: CellValue, unit: str) -> Read:
     text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value)))
     if not text or is_placeholder(value):
         return BLANK
-    match = re.fullmatch(r"(?:満)?(\d{1,3})" + unit + r"?(?:以上)?", text)
+    match = re.fullmatch(r"(?:満)?(\d{1,3})(?:" + re.escape(unit) + r")?(?:以上)?", text)
     if not match:
         return Read(None, f"not a whole number of {unit}: {value!r}")
     return Read(int(match.group(1)))
