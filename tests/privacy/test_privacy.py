@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import io
+import json
 import random
 from pathlib import Path
 
@@ -19,6 +22,9 @@ from mailflow.intake.privacy import (
     mask_individual_numbers,
     scan_document,
 )
+from mailflow.intake.sniff import sniff
+from mailflow.intake.text import document_text
+from tests.conftest import SAMPLE
 
 JAPANESE_FONT = Path("/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf")
 KNOWN_VALID = "382916473052"
@@ -258,3 +264,40 @@ def test_long_digit_chain_scanned():
     matches = find_individual_numbers(text)
 
     assert [(match.start, match.end) for match in matches] == [(100000, 100012)]
+
+
+def sample_mail_texts(stem: str) -> list[tuple[str | None, str]]:
+    """Return (file name, text) for the body and each attachment of a sample mail."""
+    raw = (SAMPLE / "mailbox" / f"{stem}.eml").read_bytes()
+    texts = []
+    for part in email.message_from_bytes(raw, policy=email.policy.default).walk():
+        if part.is_multipart():
+            continue
+        payload = part.get_payload(decode=True) or b""
+        texts.append((part.get_filename(), document_text(payload, sniff(payload)).text))
+    return texts
+
+
+SAMPLE_STEMS = sorted(path.stem for path in (SAMPLE / "mailbox").glob("*.eml"))
+
+
+@pytest.mark.parametrize("stem", SAMPLE_STEMS)
+def test_sample_mail_flagged_as_expected(stem):
+    expected = json.loads((SAMPLE / "mailbox" / f"{stem}.json").read_text(encoding="utf-8"))
+    flagged = "individual_number_found" in expected["warnings"]
+
+    found = [match for name, text in sample_mail_texts(stem) for match in scan_document(name, text)]
+
+    assert bool(found) is flagged
+
+
+def test_sample_07_number_in_ocr_layer():
+    expected = json.loads((SAMPLE / "mailbox" / "07-registration-unmasked-mynumber.json").read_text(encoding="utf-8"))
+    number = next(item["value"] for item in expected["must_not_store"] if item["kind"] == "text")
+    carrier = next(item["filename"] for item in expected["must_not_store"] if item["kind"] == "attachment")
+    texts = dict(sample_mail_texts("07-registration-unmasked-mynumber"))
+
+    matches = find_individual_numbers(texts[carrier])
+
+    assert ["".join(texts[carrier][m.start:m.end].split()) for m in matches] == [number]
+    assert number not in mask_individual_numbers(texts[carrier])
