@@ -92,9 +92,9 @@ def classify_message(
     """Classify ``message`` after its attachments' ``kind`` has been set.
 
     ``form_application_type`` is Form 1's 申請区分 as the form reader returned it (for
-    example "更新"), which decides between renewal and new registration. Screening runs first, so
-    calling this alone is safe for bounces and automatic replies too. Never raises on
-    unusual mail: what nothing matches is ``other`` with decision ``process``.
+    example "更新"), which decides between renewal and new registration. Screening runs
+    first, so calling this alone is safe for bounces and automatic replies too. Never
+    raises on unusual mail: what nothing matches is ``other`` with decision ``process``.
     """
     screened = screen_message(message, rules)
     if screened is not None:

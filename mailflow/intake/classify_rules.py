@@ -27,7 +27,7 @@ _PLACE_LABELS = {"subject": "件名", "body": "本文", "forwarded": "転送さ�
 
 @dataclass(frozen=True)
 class Finding:
-    """What one rule found: a reason, and the kind or decision it points to.
+    """The result of one rule: a reason, and the kind or decision it points to.
 
     A ``decisive`` finding fixes the kind, whatever the keywords point to. Others add
     ``weight`` points to ``kind``. ``decision`` forces a decision (bounce, ignore_auto_reply,
@@ -156,7 +156,8 @@ class AutoReplyHeaderRule(MessageRule):
         info = facts.auto_reply
         if info is None or info.own_mail or info.decision != "ignore_auto_reply":
             return []
-        headers = "、".join(signal.split(":", 1)[0] for signal in info.signals if not signal.startswith("subject prefix"))
+        header_signals = [signal for signal in info.signals if not signal.startswith("subject prefix")]
+        headers = "、".join(signal.split(":", 1)[0] for signal in header_signals)
         reason = f"自動送信を示すヘッダー（{headers}）があります。返信しません"
         return [Finding(self.name, reason, kind="auto_reply", decision="ignore_auto_reply")]
 

@@ -38,9 +38,10 @@ def dsn(status: bytes, returned: bytes | None = RETURNED_HEADERS, in_attachments
     parts = [make_attachment(filename=None, content_type="message/delivery-status", payload=status)]
     if returned is not None:
         parts.append(make_attachment(filename=None, content_type="text/rfc822-headers", payload=returned))
+    subject = "Undelivered Mail Returned to Sender"
     if in_attachments:
-        return make_message("Undelivered Mail Returned to Sender", "notice", content_type=REPORT, attachments=parts)
-    return make_message("Undelivered Mail Returned to Sender", "notice", content_type=REPORT, report_parts=parts)
+        return make_message(subject, "notice", content_type=REPORT, attachments=parts)
+    return make_message(subject, "notice", content_type=REPORT, report_parts=parts)
 
 
 def test_report_type_delivery_status() -> None:
@@ -190,8 +191,9 @@ def test_bounce_words_from_person_not_bounce(rules) -> None:
 
 def test_case_dsn_rfc3464(rules) -> None:
     """case-15-bounces-dsn-and-carrier: the DSN's failed recipient and status."""
-    expected = read_json(CASES / "case-15-bounces-dsn-and-carrier" / "expected.json")["expected"]["dsn-rfc3464.eml"]
-    message = parse_file(CASES / "case-15-bounces-dsn-and-carrier" / "dsn-rfc3464.eml")
+    folder = CASES / "case-15-bounces-dsn-and-carrier"
+    expected = read_json(folder / "expected.json")["expected"]["dsn-rfc3464.eml"]
+    message = parse_file(folder / "dsn-rfc3464.eml")
     report = detect_bounce(message, rules.bounce)
     assert report is not None
     assert [recipient.address for recipient in report.failed_recipients] == [expected["failed_recipient"]]

@@ -277,7 +277,10 @@ def test_screen_message_ignores_attachments(rules) -> None:
 
 
 def test_bounce_with_form_stays_bounce(rules) -> None:
-    status = b"Reporting-MTA: dns; mx.example.jp\n\nFinal-Recipient: rfc822; a@example.jp\nAction: failed\nStatus: 5.1.1\n"
+    status = (
+        b"Reporting-MTA: dns; mx.example.jp\n\n"
+        b"Final-Recipient: rfc822; a@example.jp\nAction: failed\nStatus: 5.1.1\n"
+    )
     parts = [make_attachment(filename=None, content_type="message/delivery-status", payload=status)]
     form = make_attachment("registration_form")
     message = make_message(

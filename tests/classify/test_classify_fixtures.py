@@ -90,7 +90,8 @@ def test_forwarded_decision(rules) -> None:
     """case-11-forwarded-as-rfc822: processed, with the inner From recorded."""
     expected = read_json(FORWARDED / "expected.json")["expected"]
     message = parse_file(FORWARDED / "mail.eml")
-    set_kinds_from_roles(message, [{**entry, "role": "registration_form"} for entry in expected["attachments_nested"]])
+    nested_forms = [{**entry, "role": "registration_form"} for entry in expected["attachments_nested"]]
+    set_kinds_from_roles(message, nested_forms)
     result = classify_message(message, rules)
     assert result.decision == expected["decision"]
     assert result.forwarded_from == expected["forwarded_original_from"]
