@@ -1,9 +1,9 @@
 """Inspect one document the way intake would: type, kind, record, warnings and decision.
 
-Backs ``mailflow inspect FILE --json``. A document whose text cannot be trusted (a scan
-without a text layer, a PDF whose glyphs are ``(cid:N)`` or that lacks the form's labels)
-gets the decision ``manual_review`` with the reason, and its text is never returned as
-applicant data.
+Backs ``mailflow inspect FILE --json``. Some text cannot be trusted: a scan without a
+text layer, or a PDF whose glyphs are ``(cid:N)`` or that lacks the form's labels. Such a
+document gets the decision ``manual_review`` with the reason, and its text is never
+returned as applicant data.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def _add_registration(
     """Add Form 1's record, warnings and checklist; without its key labels, hold it for staff.
 
     A PDF's partial record is dropped, because text that lacks the labels may be mapped
-    wrongly; a workbook's or Word file's cells are what the applicant typed and are kept.
+    wrongly. A workbook's or Word file's cells are what the applicant typed, so they are kept.
     """
     record = read_registration(text.grids)
     missing = [key for key in KEY_LABELS if key in record.missing_labels]
