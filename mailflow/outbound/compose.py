@@ -23,12 +23,10 @@ from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
 
 from mailflow import clock
+from mailflow.intake.autoreply import OWN_MARKER_HEADER
 
 # compat32 with CRLF line ends: RFC 5322 lines stay under 998 octets, and Header folds at 76.
 POLICY = email.policy.compat32.clone(linesep="\r\n")
-
-# TODO: import from mailflow.intake.autoreply once it exports the name.
-OWN_MARKER_HEADER = "X-Mailflow-Origin"
 
 AUTO_REPLIED = "auto-replied"
 AUTO_GENERATED = "auto-generated"
