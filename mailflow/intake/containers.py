@@ -69,6 +69,19 @@ def expand(attachment: Attachment, depth: int = 0, *, limits: Limits = DEFAULT_L
         _add_defect(attachment, f"container could not be opened: {type(exc).__name__}")
         logger.warning("container not opened: sha256=%s error=%s", attachment.sha256[:12], type(exc).__name__)
         logger.debug("container failure details", exc_info=True)
+    _log_summary(attachment)
+
+
+def _log_summary(attachment: Attachment) -> None:
+    """Log one line per attachment that has held or encrypted files, not one per member."""
+    files = list(attachment.walk())
+    held = sum(1 for item in files if item.over_limit is not None)
+    encrypted = sum(1 for item in files if item.encrypted)
+    if held or encrypted:
+        logger.info(
+            "attachment checked: sha256=%s files=%d held=%d encrypted=%d",
+            attachment.sha256[:12], len(files), held, encrypted,
+        )
 
 
 def _expand(attachment: Attachment, depth: int, limits: Limits, budget: _Budget) -> None:

@@ -122,7 +122,7 @@ def hold(attachment: Attachment, exceeded: LimitExceeded) -> None:
         return
     attachment.over_limit = exceeded.limit
     attachment.defects.append(exceeded.describe())
-    logger.info("attachment held: limit=%s value=%s maximum=%s", exceeded.limit, exceeded.value, exceeded.maximum)
+    logger.debug("attachment held: limit=%s value=%s maximum=%s", exceeded.limit, exceeded.value, exceeded.maximum)
 
 
 def check_message_size(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> LimitExceeded | None:

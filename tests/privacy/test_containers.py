@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import io
+import logging
 import struct
 import zipfile
 from email.message import EmailMessage
@@ -393,3 +394,15 @@ def test_expand_garbage_never_raises(payload):
     expand(attachment)
 
     assert attachment.children == []
+
+
+def test_held_members_logged_once(caplog):
+    caplog.set_level(logging.INFO, logger="mailflow")
+    members = [(f"part{index}.bin", bytes(range(256)) * 4) for index in range(20)]
+    attachment = attachment_for(zip_bytes(members, compression=zipfile.ZIP_STORED))
+
+    expand(attachment, limits=Limits(max_total_bytes=2500))
+
+    lines = [record.getMessage() for record in caplog.records if record.levelno >= logging.INFO]
+    assert len(lines) == 1
+    assert "held=18" in lines[0]
