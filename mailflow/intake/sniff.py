@@ -118,8 +118,9 @@ def _sniff_zip(payload: bytes) -> str:
         with zipfile.ZipFile(io.BytesIO(payload)) as archive:
             names = set(archive.namelist())
             content_types = _read_bounded(archive, "[Content_Types].xml")
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError):
+    except Exception:  # zipfile raises many types on hostile input (BadZipFile, zlib.error, …)
         # A damaged central directory still leaves readable local headers.
+        logger.debug("zipfile could not read a zip payload", exc_info=True)
         names = _local_member_names(payload)
         content_types = b""
     return _office_type(names, content_types)
@@ -142,8 +143,7 @@ def _read_bounded(archive: zipfile.ZipFile, name: str) -> bytes:
     try:
         with archive.open(name) as member:
             return member.read(_CONTENT_TYPES_LIMIT)
-    except (KeyError, zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError):
-        # zipfile raises RuntimeError for an encrypted member, and the names alone decide.
+    except Exception:  # an encrypted or damaged member: the names alone decide
         return b""
 
 
@@ -196,7 +196,7 @@ def _sniff_text(payload: bytes) -> str:
 def _control_ratio(sample: bytes) -> float:
     # ESC is allowed because ISO-2022-JP text is full of it.
     controls = sum(1 for byte in sample if byte < 0x20 and byte not in b"\t\n\r\x0c\x1b")
-    return controls / len(sample)
+    return controls / len(sample) if sample else 0.0
 
 
 def _looks_like_mail(sample: bytes) -> bool:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from mailflow.intake.sniff import SNIFFED_TYPES, sniff
@@ -246,3 +248,17 @@ def test_results_in_vocabulary():
     payloads = [b"", b"x", b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"BM", b"\x00\x00\x00\x08ftyp"]
     for payload in payloads:
         assert sniff(payload) in SNIFFED_TYPES
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=st.binary(max_size=4096))
+def test_fuzz_random_bytes(payload):
+    assert sniff(payload) in SNIFFED_TYPES
+
+
+@settings(max_examples=200, deadline=None)
+@given(cut=st.integers(0, 20_000), flip=st.integers(0, 20_000), value=st.integers(0, 255))
+def test_fuzz_damaged_xlsx(cut, flip, value):
+    payload = bytearray((FIXTURES / "sample" / "forms" / "yoshiki1_template.xlsx").read_bytes())
+    payload[flip % len(payload)] = value
+    assert sniff(bytes(payload[: max(cut, 4)])) in SNIFFED_TYPES
