@@ -264,7 +264,8 @@ def _text_codec_name(label: str) -> str | None:
         name = codecs.lookup(label).name
         # Decoding an empty string skips the text-codec check, so probe with one byte.
         b"a".decode(name)
-    except LookupError:
+    except (LookupError, ValueError):
+        # ValueError: the label contains a NUL byte.
         return None
     except UnicodeError:
         pass
