@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import lzma
 import mimetypes
 import unicodedata
 import zipfile
@@ -66,8 +67,8 @@ def expand(attachment: Attachment, depth: int = 0, *, limits: Limits = DEFAULT_L
     try:
         _expand(attachment, depth, limits, budget)
     except Exception as exc:  # one hostile file must never stop the intake of a mail
-        _add_defect(attachment, f"container could not be opened: {type(exc).__name__}")
-        logger.warning("container not opened: sha256=%s error=%s", attachment.sha256[:12], type(exc).__name__)
+        _add_defect(attachment, f"container could not be opened: {_error_name(exc)}")
+        logger.warning("container not opened: sha256=%s error=%s", attachment.sha256[:12], _error_name(exc))
         logger.debug("container failure details", exc_info=True)
     _log_summary(attachment)
 
@@ -118,7 +119,7 @@ def _expand_zip(container: Attachment, depth: int, limits: Limits, budget: _Budg
     try:
         archive = zipfile.ZipFile(io.BytesIO(container.payload))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
-        _add_defect(container, f"zip archive could not be opened: {type(exc).__name__}")
+        _add_defect(container, f"zip archive could not be opened: {_error_name(exc)}")
         return
     with archive:
         members = [info for info in archive.infolist() if not _skipped_member(info)]
@@ -244,9 +245,11 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, child: Attachm
                     hold(child, LimitExceeded(limit, size, getattr(limits, limit)))
                     return
                 chunks.append(chunk)
-    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError, ValueError) as exc:
-        # A CRC mismatch, a truncated entry or an unsupported method (Deflate64, PPMd).
-        _add_defect(child, f"zip member could not be read: {type(exc).__name__}")
+    except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, NotImplementedError, RuntimeError, OSError, EOFError,
+            ValueError) as exc:
+        # A CRC mismatch, corrupt compressed data, a truncated entry or an unsupported
+        # method (Deflate64, PPMd).
+        _add_defect(child, f"zip member could not be read: {_error_name(exc)}")
         return
     child.payload = b"".join(chunks)
     budget.take(size)
@@ -258,7 +261,7 @@ def _expand_tnef(container: Attachment, depth: int, limits: Limits, budget: _Bud
     try:
         members, damaged = _tnef_content(container.payload)
     except Exception as exc:  # tnefparse raises assorted types (struct.error, ValueError, …) on bad input
-        _add_defect(container, f"TNEF could not be read: {type(exc).__name__}")
+        _add_defect(container, f"TNEF could not be read: {_error_name(exc)}")
         return
     if damaged:
         _add_defect(container, "TNEF checksum mismatch; the stream is truncated or damaged")
@@ -401,6 +404,12 @@ def _pdf_password_protected(payload: bytes) -> bool:
 def _mark_encrypted(attachment: Attachment, defect: str) -> None:
     attachment.encrypted = True
     _add_defect(attachment, defect)
+
+
+def _error_name(exc: BaseException) -> str:
+    """Return the exception's class name, qualified by its module unless it is a builtin (zlib.error)."""
+    module = type(exc).__module__
+    return type(exc).__name__ if module == "builtins" else f"{module}.{type(exc).__name__}"
 
 
 def _add_defect(attachment: Attachment, defect: str) -> None:

@@ -308,7 +308,7 @@ def test_zip_crc_mismatch_recorded():
     expand(attachment)
 
     assert attachment.children[0].payload == b""
-    assert "zip member could not be read: BadZipFile" in attachment.children[0].defects
+    assert "zip member could not be read: zipfile.BadZipFile" in attachment.children[0].defects
 
 
 def test_expand_twice_adds_nothing():
@@ -406,3 +406,17 @@ def test_held_members_logged_once(caplog):
     lines = [record.getMessage() for record in caplog.records if record.levelno >= logging.INFO]
     assert len(lines) == 1
     assert "held=18" in lines[0]
+
+
+def test_zip_corrupt_deflate_recorded():
+    content = bytearray(zip_bytes([("a.txt", bytes(range(256)) * 40), ("b.pdf", PDF_BYTES)]))
+    info = zipfile.ZipFile(io.BytesIO(bytes(content))).infolist()[0]
+    data_at = info.header_offset + 30 + len(info.filename.encode())
+    content[data_at:data_at + 8] = b"\xff" * 8
+    attachment = attachment_for(bytes(content))
+
+    expand(attachment)
+
+    assert attachment.children[0].payload == b""
+    assert attachment.children[0].defects == ["zip member could not be read: zlib.error"]
+    assert attachment.children[1].payload == PDF_BYTES
