@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 _CONTENT_TYPE_TOKEN = re.compile(r"[^a-z0-9!#$&^_.+\-/]")
 _ENCODED_MESSAGE_CTES = ("base64", "quoted-printable")
+# Entities nested deeper are not split further. The parser stops at 100 multipart
+# levels, so every part id it assigns is within reach, and recursion stays bounded.
+MAX_NESTING = 200
 
 
 class RedactError(MailflowError):
@@ -77,7 +80,7 @@ def remove_parts(raw: bytes, part_ids: list[str], note: str) -> bytes:
 
 
 def _parse_entity(raw: bytes, start: int, end: int, part_id: str, message_root: bool,
-                  default_type: str = "text/plain") -> _Entity:
+                  default_type: str = "text/plain", level: int = 0) -> _Entity:
     body_start = _body_start(raw, start, end)
     headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw[start:body_start])
     if headers.get_content_type() == "text/plain" and headers.get("Content-Type") is None:
@@ -86,17 +89,21 @@ def _parse_entity(raw: bytes, start: int, end: int, part_id: str, message_root: 
         content_type = headers.get_content_type()
     entity = _Entity(part_id, start, body_start, end, content_type, message_root)
     boundary = headers.get_boundary()
+    if level >= MAX_NESTING:
+        return entity
     if content_type.startswith("multipart/") and boundary:
         child_default = "message/rfc822" if content_type == "multipart/digest" else "text/plain"
         for number, (child_start, child_end) in enumerate(_split_multipart(raw, body_start, end, boundary), 1):
             child_id = f"{part_id}.{number}" if part_id else str(number)
-            entity.children.append(_parse_entity(raw, child_start, child_end, child_id, False, child_default))
+            entity.children.append(
+                _parse_entity(raw, child_start, child_end, child_id, False, child_default, level + 1)
+            )
     elif content_type == "message/rfc822" and not message_root:
         encoding = str(headers.get("Content-Transfer-Encoding", "")).strip().lower()
         if encoding in _ENCODED_MESSAGE_CTES:
             entity.opaque_message = True
         else:
-            entity.children.append(_parse_entity(raw, body_start, end, part_id, message_root=True))
+            entity.children.append(_parse_entity(raw, body_start, end, part_id, True, level=level + 1))
     return entity
 
 
@@ -183,7 +190,7 @@ def _notice(raw: bytes, entity: _Entity, note: str, newline: bytes) -> bytes:
     The body of a message that is not multipart keeps its other header fields (From,
     Subject, …) byte for byte in front of the new ones.
     """
-    content = _decoded_body(raw[entity.start:entity.end])
+    content = _decoded_body(raw, entity)
     content_type = _CONTENT_TYPE_TOKEN.sub("", entity.content_type.lower())[:100]
     text = (
         "この部分は削除されました。\n"
@@ -218,9 +225,11 @@ def _non_content_fields(header_block: bytes) -> bytes:
     return b"".join(kept)
 
 
-def _decoded_body(entity_bytes: bytes) -> bytes:
-    part = email.message_from_bytes(entity_bytes, policy=email.policy.compat32)
-    if part.is_multipart():
-        return entity_bytes
+def _decoded_body(raw: bytes, entity: _Entity) -> bytes:
+    """Return the entity's body with its transfer encoding undone; containers' bodies as they are."""
+    if entity.content_type.startswith(("multipart/", "message/")):
+        # Parsing these could recurse once per nesting level of a hostile message.
+        return raw[entity.body_start:entity.end]
+    part = email.message_from_bytes(raw[entity.start:entity.end], policy=email.policy.compat32)
     payload = part.get_payload(decode=True)
-    return payload if isinstance(payload, bytes) else entity_bytes
+    return payload if isinstance(payload, bytes) else raw[entity.body_start:entity.end]

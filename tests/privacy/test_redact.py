@@ -248,3 +248,17 @@ def test_several_parts_removed():
 
     removed = [part["X-Mailflow-Removed-Part"] for part in parse(copy).get_payload()]
     assert removed == [None, None, "3", "4"]
+
+
+def test_deep_nesting_bounded():
+    levels = 3000
+    raw = b"From: b@example.jp\r\nMIME-Version: 1.0\r\n"
+    for level in range(levels):
+        raw += f'Content-Type: multipart/mixed; boundary="b{level}"\r\n\r\n--b{level}\r\n'.encode()
+    raw += b"Content-Type: text/plain\r\n\r\ninnermost\r\n"
+    raw += b"".join(f"--b{level}--\r\n".encode() for level in reversed(range(levels)))
+
+    copy = remove_parts(raw, ["1.1"], NOTE)
+
+    assert parse(copy).get_payload()[0].get_payload()[0]["X-Mailflow-Removed-Part"] == "1.1"
+    assert b"innermost" not in copy
