@@ -170,7 +170,8 @@ def _resolve(entities: dict[str, _Entity], requested: str) -> _Entity:
         if enclosing is not None and enclosing.opaque_message:
             return enclosing
     raise RedactError(
-        f"part {requested.split('/', 1)[0]!r} is not in the message; nothing was removed",
+        f"part {part_id!r} was not found in the message, so nothing was removed. "
+        "Use the part_id of an attachment parsed from these same bytes",
         part_id=part_id, known=sorted(entities),
     )
 
@@ -204,8 +205,8 @@ def _notice(raw: bytes, entity: _Entity, note: str, newline: bytes) -> bytes:
         b"Content-Disposition: inline",
         b"X-Mailflow-Removed-Part: " + entity.part_id.encode("ascii", "replace"),
     ]
-    kept = _non_content_fields(raw[entity.start:entity.body_start]) if entity.message_root else b""
-    return kept + newline.join(headers) + newline + newline + encoded.rstrip(newline)
+    other_fields = _non_content_fields(raw[entity.start:entity.body_start]) if entity.message_root else b""
+    return other_fields + newline.join(headers) + newline + newline + encoded.rstrip(newline)
 
 
 def _non_content_fields(header_block: bytes) -> bytes:
