@@ -75,6 +75,10 @@ class Message:
     Received, whose order and bytes matter). ``body_text`` joins every text/plain body
     part in order (iPhone Mail splits the text around an inline photo); ``body_html`` joins
     the text/html parts. ``defects`` lists, in words, what could not be decoded and where.
+    ``report_parts`` holds the machine-readable parts of a multipart/report (RFC 3464
+    delivery status, RFC 8098 disposition notification, returned headers or message):
+    they are kept apart from ``attachments`` so that a bounce is never read as an
+    application.
     """
 
     subject: str = ""
@@ -92,6 +96,7 @@ class Message:
     body_text: str = ""
     body_html: str = ""
     attachments: list[Attachment] = field(default_factory=list)
+    report_parts: list[Attachment] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
 
     def header(self, name: str) -> str | None:
