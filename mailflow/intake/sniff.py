@@ -164,7 +164,7 @@ def _sniff_ole(payload: bytes) -> str:
         # A bytes argument shorter than 1536 bytes would be taken as a file name.
         with olefile.OleFileIO(io.BytesIO(payload)) as ole:
             streams = {"/".join(path) for path in ole.listdir(streams=True, storages=False)}
-    except Exception:  # olefile raises many types on damaged input, and the magic says OLE2.
+    except Exception:  # olefile raises many types on damaged input, but the magic marks OLE2.
         logger.debug("olefile could not read an OLE2 payload", exc_info=True)
         return "ole"
     if "EncryptionInfo" in streams and "EncryptedPackage" in streams:
