@@ -146,6 +146,25 @@ def test_body_without_charset_guessed():
     assert message.body_text == "申込書"
 
 
+def test_ascii_label_on_utf8_body():
+    raw = HEADERS.encode() + b"Content-Type: text/plain; charset=us-ascii\r\n\r\n" + "申込書".encode("utf-8")
+    message = parse_message(raw)
+    assert message.body_text == "申込書"
+    assert "part 1: labelled us-ascii but contains 8-bit bytes; decoded as utf-8" in message.defects
+
+
+def test_utf8_bom_body_stripped():
+    body = base64.b64encode(b"\xef\xbb\xbf" + "申込書".encode("utf-8")).decode()
+    raw = mail("text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64", body)
+    assert parse_message(raw).body_text == "申込書"
+
+
+def test_utf16_bom_body_decoded():
+    body = base64.b64encode("申込書\r\n".encode("utf-16")).decode()
+    raw = mail("text/plain; charset=utf-16\r\nContent-Transfer-Encoding: base64", body)
+    assert parse_message(raw).body_text == "申込書\n"
+
+
 def test_alternative_text_and_html():
     content_type, body = multipart(
         [
