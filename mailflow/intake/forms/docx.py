@@ -49,13 +49,19 @@ def read_docx(payload: bytes) -> Extraction:
         return Extraction(defects=[f"docx document cannot be opened: {type(exc).__name__}: {exc}"])
     extraction = Extraction()
     lines: list[str] = []
+    # Paragraphs outside tables can carry 「氏名：山田 太郎」 lines, so they form a loose grid too.
+    paragraphs = Grid(name="paragraphs", loose=True)
     for child in document.element.body.iterchildren():
         if child.tag == qn("w:p"):
             lines.append(paragraph_text(child))
+            if lines[-1].strip():
+                paragraphs.add(GridCell(len(paragraphs.cells), 0, lines[-1]))
         elif child.tag == qn("w:tbl"):
             for grid in _table_grids(child, f"table {len(extraction.grids) + 1}"):
                 extraction.grids.append(grid)
                 lines.append(grid_text(grid))
+    if paragraphs.cells:
+        extraction.grids.append(paragraphs)
     lines.extend(_extra_text(document))
     extraction.text = "\n".join(line for line in lines if line.strip())
     return extraction

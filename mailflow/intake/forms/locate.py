@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from mailflow.intake.forms.grid import CellValue, Grid, GridCell
 from mailflow.intake.forms.normalize import label_key
 
-_ENUMERATOR = re.compile(r"^(\d{1,2}[.)]|\(\d{1,2}\)|[a-zA-Z][.)]|[※*●◆■▼]+)")
+# Leading numbering (「1.」, 「(2)」, 「③」 after NFKC, 「a)」) and marks; no label starts with a digit.
+_ENUMERATOR = re.compile(r"^(\d{1,2}[.)、]?|\(\d{1,2}\)|[a-zA-Z][.)]|[※*●◆■▼]+)")
 _REQUIRED_MARK = re.compile(r"(\(必須\)|必須|\(任意\)|任意|[※*]+)$")
 _BRACKETED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】|〔[^〔〕]*〕|<[^<>]*>")
 _INLINE_SEPARATOR = re.compile(r"[:：]")
@@ -106,8 +107,10 @@ def _label_at(grid: Grid, cell: GridCell, matcher: LabelMatcher, loose: bool) ->
 
 
 def is_label(cell: GridCell, matcher: LabelMatcher) -> bool:
-    """Return whether ``cell`` contains a label alone (not with an inline value)."""
-    return isinstance(cell.value, str) and matcher.match(cell.text) is not None
+    """Return whether ``cell`` contains a label, alone or followed by 「：」 and its own value."""
+    if not isinstance(cell.value, str):
+        return False
+    return matcher.match(cell.text) is not None or matcher.split_inline(cell.text, loose=False) is not None
 
 
 def value_cell(hit: LabelHit, matcher: LabelMatcher) -> GridCell | None:

@@ -47,8 +47,9 @@ class RegistrationRecord:
 
     A field is None when the form leaves it blank or when it cannot be read. The names
     in ``unreadable`` tell the two apart: their label was not found, or their value is
-    not a valid date, number, option, phone number and so on. ``defects`` says why, one line each,
-    and may quote the form's text, so it is personal data like the record itself.
+    not a valid date, number, option, phone number and so on. ``defects`` gives the
+    reasons, one line each. They may quote the form's text, so they are personal data
+    like the record itself.
     """
 
     application_date: dt.date | None = None
@@ -168,7 +169,10 @@ def _read_field(key: str, found: list[LabelHit]) -> Read:
     for hit in found:
         if key == "fields":
             cells = region_cells(hit, _ANY_LABEL)
-            values = [hit.inline_value] if hit.inline_value else [cell.value for cell in cells]
+            values = [cell.value for cell in cells]
+            if hit.inline_value or not cells:
+                # Written after the label in its own cell, or in the cell below it.
+                values = [raw_value(hit, _ANY_LABEL)]
             read = read_checks(values)
         else:
             raw = raw_value(hit, _ANY_LABEL)
