@@ -115,6 +115,7 @@ class StaffConfig:
     trusted_header: str = ""  # e.g. "X-MS-Exchange-Organization-AuthAs: Internal"
     attach_budget_bytes: int = 8_388_608
     token_days: int = 90
+    refusal_reports_per_hour: int = 20  # reports of refused staff replies mailed to staff
 
 
 @dataclass
@@ -257,7 +258,8 @@ def _check(config: Config, file: str, problems: list[str]) -> None:
         "outbound.smtp.port", "outbound.rate_per_minute", "outbound.retry_deadline_hours",
         "outbound.retry_initial_seconds", "outbound.max_attempts", "outbound.smtp.timeout_seconds",
         "intake.review_days_registration", "intake.review_days_renewal", "intake.max_attachment_bytes",
-        "staff.token_days", "database.busy_timeout_ms", "scheduler.sender_interval_seconds",
+        "staff.token_days", "staff.refusal_reports_per_hour", "database.busy_timeout_ms",
+        "scheduler.sender_interval_seconds",
     ]
     for dotted in positive:
         value = get(dotted)
