@@ -57,6 +57,8 @@ def document_text(payload: bytes, sniffed_type: str) -> DocumentText:
     """
     if sniffed_type in _READERS:
         extraction = _READERS[sniffed_type](payload)
+        logger.debug("document read: sniffed=%s grids=%d pages=%d defects=%d", sniffed_type,
+                     len(extraction.grids), extraction.page_count, len(extraction.defects))
         return _from_extraction(extraction, sniffed_type)
     if sniffed_type == "text":
         return DocumentText(text=_decode_text(payload), has_text_layer=True)

@@ -11,6 +11,7 @@ from mailflow.intake.text import document_text
 from tests.forms.layouts import IPA_GOTHIC, variants
 from tests.forms.mailfiles import expected
 
+pytest.importorskip("fpdf", reason="the PDF variants are drawn with fpdf2")
 pytestmark = pytest.mark.skipif(not IPA_GOTHIC.exists(), reason="needs Debian's fonts-ipafont-gothic for the PDF variants")
 
 # The applicants of the sample mails with a Form 1, each with its own seed.

@@ -9,9 +9,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from mailflow.intake.attachments import classify_attachment, load_attachment_rules
+from mailflow.intake.attachments import classify_attachment, classify_document, load_attachment_rules
 from mailflow.intake.message import Attachment
 from mailflow.intake.sniff import sniff
+from mailflow.intake.text import DocumentText
 from mailflow.paths import DEFAULT_RULES_DIR
 from mailflow.rules import RulesError
 from tests.forms.mailfiles import CASES, FORMS, attachments, expected, mail_path
@@ -91,6 +92,13 @@ def test_photo_without_hint_is_identity_candidate(rules):
     item = classified(payload, "PXL_20261206_011530123.jpg", rules)
     assert item.kind == "identity_document"
     assert any("候補" in reason for reason in item.kind_reasons)
+
+
+@pytest.mark.parametrize("sniffed", ["heic", "png", "avif"])
+def test_other_photo_types_are_identity_candidates(sniffed, rules):
+    decision = classify_document(DocumentText(image_count=1), "IMG_2001.HEIC", sniffed, rules)
+    assert decision.kind == "identity_document"
+    assert any(sniffed.upper() in reason for reason in decision.reasons)
 
 
 def test_photo_named_pledge(rules):
