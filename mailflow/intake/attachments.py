@@ -131,10 +131,15 @@ def _sniffed_types(rule_file: RuleFile, key: str) -> list[str]:
 def classify_attachment(attachment: Attachment, rules: AttachmentRules) -> None:
     """Set ``attachment.kind`` and ``attachment.kind_reasons`` from its content and name.
 
-    Reads the payload by its sniffed type (never its name or declared type). Never raises.
+    Reads the payload by its sniffed type (never its name or declared type), unless the
+    file is encrypted or held by a size limit: those are judged by their name. Never raises.
     """
-    text = DocumentText() if attachment.encrypted else document_text(attachment.payload, attachment.sniffed_type)
-    decision = classify_document(text, attachment.filename, attachment.sniffed_type, rules, attachment.encrypted)
+    if attachment.over_limit is not None:
+        decision = _by_name(attachment.filename, None, rules,
+                            f"上限（{attachment.over_limit}）を超えるため内容を読まず、ファイル名で判断しました")
+    else:
+        text = DocumentText() if attachment.encrypted else document_text(attachment.payload, attachment.sniffed_type)
+        decision = classify_document(text, attachment.filename, attachment.sniffed_type, rules, attachment.encrypted)
     attachment.kind = decision.kind
     attachment.kind_reasons = decision.reasons
     logger.debug("attachment %s classified: kind=%s sniffed=%s", attachment.part_id, decision.kind,

@@ -132,6 +132,14 @@ def test_encrypted_member_falls_back_to_name(rules):
     assert any("暗号化" in reason for reason in item.kind_reasons)
 
 
+def test_file_over_limit_not_read(rules):
+    item = attachment(price_list(), "登録申請書.xlsx")
+    item.over_limit = "max_member_bytes"
+    classify_attachment(item, rules)
+    assert item.kind == "registration_form"
+    assert any("max_member_bytes" in reason for reason in item.kind_reasons)
+
+
 def test_unknown_bytes_are_other(rules):
     assert classified(b"\x00\x01garbage", "data.bin", rules).kind == "other"
 

@@ -44,6 +44,8 @@ def read_xlsx(payload: bytes) -> Extraction:
             # openpyxl warns about unsupported extensions (data validation lists, slicers)
             # that a form reader does not need.
             warnings.simplefilter("ignore")
+            # NOTE: data_only gives the value Excel cached for a formula; a workbook saved
+            # by software that caches nothing (openpyxl itself) reads such cells as blank.
             workbook = openpyxl.load_workbook(io.BytesIO(payload), data_only=True)
     except Exception as exc:  # openpyxl raises many exception types on damaged packages
         logger.info("workbook cannot be opened: %s", type(exc).__name__)
