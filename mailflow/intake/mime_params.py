@@ -18,6 +18,7 @@ from mailflow.intake.charset import decode_bytes
 from mailflow.intake.headers import decode_header_value, decode_raw_text, unfold
 
 _SECTIONED = re.compile(r"^(?P<name>[^*]+)(?:\*(?P<section>\d+))?(?P<extended>\*)?$")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass
@@ -174,7 +175,10 @@ def _join_sections(name: str, sections: dict[int, _Section], defects: list[str])
         pieces.append(text)
     if pending:
         pieces.append(urllib.parse.unquote_to_bytes(pending))
-    return "".join(_decode_piece(name, piece, charset, defects) for piece in pieces)
+    joined = "".join(_decode_piece(name, piece, charset, defects) for piece in pieces)
+    # Encoded-word values get the same treatment in decode_header_value: a line break
+    # inside a file name is never meant, and must not reach a header we write later.
+    return _LINE_BREAK.sub(" ", joined)
 
 
 def _split_charset(name: str, text: str, defects: list[str]) -> tuple[str | None, str]:

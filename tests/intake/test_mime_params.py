@@ -120,3 +120,8 @@ def test_missing_header():
     parsed = parse_parameterized(None)
     assert parsed.value == ""
     assert parsed.params == {}
+
+
+def test_rfc2231_line_break_becomes_space():
+    parsed = parse_parameterized("attachment; filename*=UTF-8''a%0D%0Ab.pdf")
+    assert parsed.params["filename"] == "a b.pdf"
