@@ -57,6 +57,7 @@ class InboundMessage(Base):
     raw_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)
     raw_encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    redacted: Mapped[bool] = mapped_column(Boolean, default=False)
     size: Mapped[int] = mapped_column(BigInteger)
     received_at: Mapped[dt.datetime] = mapped_column(default=now)
     state: Mapped[str] = mapped_column(String(20), default="stored", index=True)

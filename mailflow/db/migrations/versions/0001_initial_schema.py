@@ -125,6 +125,7 @@ def upgrade() -> None:
     sa.Column('raw_sha256', sa.String(length=64), nullable=False),
     sa.Column('raw', sa.LargeBinary(), nullable=True),
     sa.Column('raw_encrypted', sa.Boolean(), nullable=False),
+    sa.Column('redacted', sa.Boolean(), nullable=False),
     sa.Column('size', sa.BigInteger(), nullable=False),
     sa.Column('received_at', mailflow.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
