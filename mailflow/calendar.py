@@ -153,6 +153,14 @@ class BusinessCalendar:
         )
 
 
+WEEKDAY_NAMES = "月火水木金土日"
+
+
+def format_japanese_date(day: dt.date) -> str:
+    """Return ``day`` as mails and the CLI show it, e.g. "2027年1月29日（金）"."""
+    return f"{day.year}年{day.month}月{day.day}日（{WEEKDAY_NAMES[day.weekday()]}）"
+
+
 def _year_has_holidays(year: int) -> bool:
     """Return whether jpholiday returns 元日 and both equinox days for ``year``.
 

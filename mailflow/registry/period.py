@@ -23,7 +23,9 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, Protocol
 
+from mailflow.calendar import format_japanese_date
 from mailflow.config import RegistryConfig
 from mailflow.errors import MailflowError
 
@@ -192,3 +194,46 @@ def renewal_period(
     if setting.renewal_period_from is RenewalStart.DECISION_DATE:
         return registration_period(decided_on, setting)
     return registration_period(old_expires_on + dt.timedelta(days=1), setting)
+
+
+class HasExpiry(Protocol):
+    """Anything with the expiry date of a registration, such as a ``Mentor`` row."""
+
+    expires_on: dt.date | None
+
+
+def late_renewal_warning(mentor: HasExpiry, received_on: dt.date) -> dict[str, Any] | None:
+    """Return a warning for staff when a renewal for ``mentor`` arrives after the renewal deadline.
+
+    The intake stage calls this when it links a renewal application to a mentor, and
+    files the application anyway: a late renewal is taken in and flagged, never refused.
+    Returns None when the renewal is on time or the mentor has no valid expiry date, else
+    a warning such as ``{"code": "late_renewal", "message": "…", "values": {"received_on":
+    "2027-02-03", "renewal_deadline": "2027-01-31", "expires_on": "2027-03-31"}}``. The
+    code is ``renewal_after_expiry`` when it arrives after the expiry date itself.
+    """
+    expires_on = mentor.expires_on
+    if expires_on is None:
+        return None
+    try:
+        deadline = renewal_deadline(expires_on)
+    except PeriodError:
+        return None
+    if received_on <= deadline:
+        return None
+    values = {
+        "received_on": received_on.isoformat(),
+        "renewal_deadline": deadline.isoformat(),
+        "expires_on": expires_on.isoformat(),
+    }
+    if received_on > expires_on:
+        message = (
+            f"登録期間満了日（{format_japanese_date(expires_on)}）を過ぎてから届いた更新申請です"
+            f"（受付日 {format_japanese_date(received_on)}）。登録が取り消し済みでないか確認してください"
+        )
+        return {"code": "renewal_after_expiry", "message": message, "values": values}
+    message = (
+        f"更新手続期限（{format_japanese_date(deadline)}）を過ぎてから届いた更新申請です"
+        f"（受付日 {format_japanese_date(received_on)}）。受け付けるかどうか判断してください"
+    )
+    return {"code": "late_renewal", "message": message, "values": values}
