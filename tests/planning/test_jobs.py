@@ -1,0 +1,98 @@
+"""The registry jobs of the daemon: their triggers, the digest time and the retry on a locked database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow import clock, jobs
+from mailflow.clock import TOKYO
+from mailflow.config import Config
+from mailflow.outbound.templates import Renderer
+from mailflow.scheduling import build_scheduler, next_fire_times
+from tests.planning.database import add_mentor
+
+# From Friday 2027-04-30 12:00 the weekend follows, then the Golden Week holidays from
+# Monday 05-03 (憲法記念日) to Wednesday 05-05 (こどもの日). So the first weekday 09:00
+# trigger time is 05-03, which the business-day check skips at run time.
+REFERENCE = dt.datetime(2027, 4, 30, 12, 0, tzinfo=TOKYO)
+
+
+def tokyo(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=TOKYO)
+
+
+@pytest.fixture
+def context(sessions: sessionmaker[Session], config: Config) -> jobs.JobContext:
+    return jobs.JobContext.load(config, sessions, Renderer(config.templates_dir))
+
+
+@pytest.fixture
+def registry_jobs(context: jobs.JobContext):
+    clock.set_now(REFERENCE)
+    try:
+        scheduler = build_scheduler()
+        yield {job.id: job for job in jobs.add_registry_jobs(scheduler, context, threading.Event())}
+    finally:
+        clock.set_now(None)
+
+
+def fire_times(job, count: int) -> list[str]:
+    return [moment.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M") for moment in next_fire_times(job.trigger, REFERENCE, count)]
+
+
+def test_jobs_run_at_start_up(registry_jobs) -> None:
+    assert {job_id: job.next_run_time for job_id, job in registry_jobs.items()} == {
+        jobs.REMINDERS_JOB: REFERENCE, jobs.EXPIRY_JOB: REFERENCE, jobs.DIGEST_JOB: REFERENCE}
+
+
+def test_reminder_job_daily(registry_jobs) -> None:
+    assert fire_times(registry_jobs[jobs.REMINDERS_JOB], 3) == ["2027-05-01 09:00", "2027-05-02 09:00", "2027-05-03 09:00"]
+
+
+def test_expiry_job_after_midnight(registry_jobs) -> None:
+    assert fire_times(registry_jobs[jobs.EXPIRY_JOB], 2) == ["2027-05-01 00:10", "2027-05-02 00:10"]
+
+
+def test_digest_job_weekdays(registry_jobs) -> None:
+    assert fire_times(registry_jobs[jobs.DIGEST_JOB], 2) == ["2027-05-03 09:00", "2027-05-04 09:00"]
+
+
+def test_digest_job_skips_holiday(registry_jobs, sessions) -> None:
+    add_mentor(sessions, "MM-1", dt.date(2027, 3, 31))
+    clock.set_now(tokyo("2027-05-03 09:00"))
+    assert registry_jobs[jobs.DIGEST_JOB].func() is None
+
+
+def test_digest_waits_for_its_time(context, sessions) -> None:
+    add_mentor(sessions, "MM-1", dt.date(2027, 3, 31))
+    assert jobs.run_digest(context, tokyo("2027-03-10 08:59")) is False
+
+
+def test_digest_at_its_time(context, sessions) -> None:
+    add_mentor(sessions, "MM-1", dt.date(2027, 3, 31))
+    assert jobs.run_digest(context, tokyo("2027-03-10 09:00")) is True
+
+
+def test_locked_database_retried(monkeypatch) -> None:
+    monkeypatch.setattr(jobs, "JOB_RETRY_SECONDS", 0)
+    failures = [OperationalError("BEGIN", {}, Exception("database is locked"))] * 2
+
+    def flaky(now: dt.datetime) -> str:
+        if failures:
+            raise failures.pop()
+        return "done"
+
+    guarded = jobs._guarded("flaky", threading.Event(), flaky)
+    assert guarded(REFERENCE) == "done"
+
+
+def test_stopping_daemon_skips_job() -> None:
+    stopping = threading.Event()
+    stopping.set()
+    guarded = jobs._guarded("never", stopping, lambda now: "ran")
+    assert guarded(REFERENCE) is None
