@@ -209,6 +209,7 @@ def _revoke_one(session: Session, config: Config, renderer: Renderer, mentor_id:
         return hold
 
     expires_on = mentor.expires_on
+    old_reason = mentor.status_reason
     changed = session.execute(
         update(Mentor)
         .where(Mentor.id == mentor.id, Mentor.status == ACTIVE, Mentor.expires_on == expires_on)
@@ -220,8 +221,9 @@ def _revoke_one(session: Session, config: Config, renderer: Renderer, mentor_id:
     effective_on = revocation_date(expires_on)
     session.add(MentorHistory(
         mentor_id=mentor.id, at=now, actor=ACTOR, action="revoked",
-        changes={"status": [ACTIVE, REVOKED], "status_reason": [None, NOT_RENEWED],
-                 "effective_on": effective_on.isoformat()},
+        changes={"status": {"old": ACTIVE, "new": REVOKED},
+                 "status_reason": {"old": old_reason, "new": NOT_RENEWED},
+                 "effective_on": {"old": None, "new": effective_on.isoformat()}},
     ))
     session.add(AuditEntry(
         mentor_id=mentor.id, at=now, actor=ACTOR, action=REVOKED_ACTION,

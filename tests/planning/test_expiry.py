@@ -77,8 +77,9 @@ def test_revocation_history(sessions, config) -> None:
         history = session.scalars(select(MentorHistory)).one()
     assert history.mentor_id == mentor
     assert history.action == "revoked"
-    assert history.changes == {"status": ["active", "revoked"], "status_reason": [None, "not_renewed"],
-                               "effective_on": "2027-04-01"}
+    assert history.changes == {"status": {"old": "active", "new": "revoked"},
+                               "status_reason": {"old": None, "new": "not_renewed"},
+                               "effective_on": {"old": None, "new": "2027-04-01"}}
 
 
 def test_revocation_audit(sessions, config) -> None:
