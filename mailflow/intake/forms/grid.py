@@ -128,10 +128,6 @@ class Grid:
                 found.append(cell)
         return found
 
-    def texts(self) -> list[str]:
-        """Return the non-blank cell texts in reading order."""
-        return [cell.text for cell in self.sorted_cells() if not cell.is_blank]
-
 
 @dataclass
 class Extraction:

@@ -101,7 +101,7 @@ def _label_at(grid: Grid, cell: GridCell, matcher: LabelMatcher, loose: bool) ->
         if matcher.match(neighbour.text):
             continue
         joined = matcher.match(cell.text + neighbour.text)
-        if joined and len(label_key(cell.text)) < len(label_key(cell.text + neighbour.text)):
+        if joined:
             return LabelHit(joined, grid, cell, neighbour)
     return None
 
