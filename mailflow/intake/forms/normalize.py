@@ -63,7 +63,7 @@ def label_key(text: str) -> str:
 
 
 def normalize_postal_code(text: str | None) -> str | None:
-    """Return a postal code as ``NNN-NNNN``, or None when ``text`` holds no 7-digit code.
+    """Return a postal code as ``NNN-NNNN``, or None when ``text`` contains no 7-digit code.
 
     Accepts 〒, full-width digits and any dash: 「〒１００－０００１」 -> "100-0001".
     """
@@ -143,8 +143,8 @@ _TITLE_START = re.compile(
 def join_wrapped_lines(lines: list[str]) -> str:
     """Join the visual lines of one PDF table cell into the text that was typed.
 
-    Japanese wraps anywhere, so lines join without a space; a space is put back between
-    ASCII words and between an organisation unit and a job title.
+    Japanese wraps anywhere, so lines join without a space. A space is put back between
+    ASCII words, and between an organisation unit and a job title.
     """
     joined = ""
     for line in (line.strip() for line in lines):
