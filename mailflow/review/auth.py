@@ -50,7 +50,7 @@ class SenderCheck:
 
 def domain_of(value: str) -> str:
     """Return the domain of an address or a bare domain, lower case, without a trailing dot."""
-    return value.rpartition("@")[2].strip().strip(".").lower()
+    return ascii_lower(value.rpartition("@")[2].strip().strip("."))
 
 
 def domains_aligned(left: str, right: str) -> bool:
@@ -97,11 +97,11 @@ def trusted_header_present(message: Message, setting: str) -> bool:
     if not separator or not name.strip():
         return False
     values = [unfold(value).strip() for value in message.raw_header_all(name.strip())]
-    return len(values) == 1 and values[0].lower() == expected.strip().lower()
+    return len(values) == 1 and ascii_lower(values[0]) == ascii_lower(expected.strip())
 
 
 def single_from_address(message: Message) -> str | None:
-    """Return the one From address, lower case, when every parser reads the same one; else None.
+    """Return the one From address (ASCII lower case) when every parser reads the same one; else None.
 
     A From field that two parsers read differently, or that holds several mailboxes, is
     how display-name and address-list spoofing works, so it is never guessed at.
@@ -109,13 +109,26 @@ def single_from_address(message: Message) -> str | None:
     raw = message.raw_header_all("From")
     if len(raw) != 1 or message.from_ is None:
         return None
-    lenient = [address for _name, address in getaddresses([unfold(raw[0])]) if address]
-    strict = [entry.addr_spec for entry in policy.default.header_factory("From", unfold(raw[0])).addresses]
-    candidates = {*(value.lower() for value in lenient), *(value.lower() for value in strict),
-                  message.from_.address.lower()}
+    # Raw values hold the header bytes as latin-1 text; UTF-8 addresses (RFC 6532) are
+    # turned back into their characters. Encoded-words stay encoded, because decoding
+    # them first would let a display name inject an address.
+    value = unfold(raw[0]).encode("latin-1", "replace").decode("utf-8", "replace")
+    lenient = [address for _name, address in getaddresses([value]) if address]
+    strict = [entry.addr_spec for entry in policy.default.header_factory("From", value).addresses]
+    candidates = {*(ascii_lower(value) for value in lenient), *(ascii_lower(value) for value in strict),
+                  ascii_lower(message.from_.address)}
     if len(lenient) != 1 or len(strict) != 1 or len(candidates) != 1:
         return None
     return candidates.pop()
+
+
+def ascii_lower(value: str) -> str:
+    """Lower-case ``value`` only when it is all ASCII.
+
+    ``str.lower`` maps some non-ASCII letters to ASCII ones (the Kelvin sign K becomes
+    "k"), which would turn a look-alike address into a staff address.
+    """
+    return value.lower() if value.isascii() else value
 
 
 def is_staff_address(address: str, staff_addresses: list[str]) -> bool:

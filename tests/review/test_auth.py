@@ -124,3 +124,13 @@ def test_trusted_header_other_value_refused():
 def test_trusted_header_unset_ignored():
     check = _check(STAFF, "X-MS-Exchange-Organization-AuthAs: Internal")
     assert check.ok is False
+
+
+def test_kelvin_sign_not_folded_to_staff():
+    # str.lower() turns the Kelvin sign into an ASCII "k".
+    message = _message("\u212aakari@bureau.example.jp")
+    assert is_staff_address(single_from_address(message), ["kakari@bureau.example.jp"]) is False
+
+
+def test_kelvin_sign_domain_not_aligned():
+    assert domains_aligned("kanto.example.jp", "\u212aanto.example.jp") is False
