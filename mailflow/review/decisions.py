@@ -1,0 +1,281 @@
+"""Apply staff decisions: one function per command, each audited and planning its mails.
+
+A reply command and the matching CLI command call the same function through
+:func:`apply_command`, so both change the same rows and write the same AuditEntry
+(item, mentor, actor, command, source Message-ID, time, and what changed). The effect
+runs in a savepoint: a decision that cannot be made (a move the lifecycle forbids, a
+mentor not in the registry) raises a MailflowError and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from sqlalchemy.orm import Session
+
+from mailflow import clock
+from mailflow.db.models import AuditEntry, Mentor, ReviewItem
+from mailflow.errors import MailflowError
+from mailflow.intake.findings import DOCUMENT_LABELS, DOCUMENT_ROLES
+from mailflow.outbound.outbox import cancel_pending
+from mailflow.registry import mentors as registry
+from mailflow.registry.period import PeriodSettings, registration_period, renewal_period
+from mailflow.review import items as review_items
+from mailflow.review import states
+from mailflow.review.commands import ParsedCommand
+from mailflow.review.mailings import Services, period_words, plan_applicant_mail, plan_mentor_mail
+from mailflow.review.mentor_items import approve_change_notice, approve_withdrawal, matched_mentor
+
+logger = logging.getLogger(__name__)
+
+
+class DecisionError(MailflowError):
+    """A command that cannot be applied to this item; ``message`` tells staff why."""
+
+
+@dataclass
+class DecisionContext:
+    """Who decides, through which channel (``mail`` or ``cli``), and the mail that carried it."""
+
+    session: Session
+    services: Services
+    actor: str
+    source_message_id: str | None = None
+    channel: str = "mail"
+
+    @property
+    def config(self):
+        return self.services.config
+
+
+@dataclass
+class DecisionResult:
+    """What a command did, in Japanese for the staff confirmation, and audit details."""
+
+    summary: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    mentor: Mentor | None = None
+
+
+def apply_command(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -> DecisionResult:
+    """Apply ``parsed`` to ``item`` and write its AuditEntry; raise MailflowError if it cannot be.
+
+    Nothing the effect changed survives a raised error (the savepoint is rolled back).
+    """
+    command = parsed.command
+    if not command.applies_to(item.kind):
+        raise DecisionError(f"「{command.usage}」はこの種類の案件（{item.kind}）には使えません", command=command.name)
+    state_from = item.state
+    with context.session.begin_nested():
+        result = EFFECTS[command.effect](context, item, parsed)
+        context.session.add(AuditEntry(
+            item_id=item.id,
+            mentor_id=result.mentor.id if result.mentor is not None else item.mentor_id,
+            actor=context.actor,
+            action=command.name,
+            outcome="applied",
+            source_message_id=context.source_message_id,
+            detail={"channel": context.channel, "line": parsed.line, "argument": parsed.argument,
+                    "documents": list(parsed.documents), "state_from": state_from, "state_to": item.state,
+                    **result.detail},
+        ))
+        context.session.flush()
+    logger.info("command applied item=%s command=%s channel=%s state=%s",
+                item.id, command.name, context.channel, item.state)
+    return result
+
+
+def move(item: ReviewItem, target: str) -> None:
+    states.check_transition(item.state, target)
+    item.state = target
+
+
+def close(context: DecisionContext, item: ReviewItem, decision: str, reason: str | None = None) -> None:
+    move(item, decision)
+    item.decision = decision
+    item.decision_reason = reason
+    item.decided_at = clock.now()
+
+
+def approve(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -> DecisionResult:
+    states.check_transition(item.state, states.APPROVED)
+    if item.kind == "registration":
+        result = _approve_registration(context, item)
+    elif item.kind == "renewal":
+        result = _approve_renewal(context, item)
+    else:
+        handler = approve_change_notice if item.kind == "change_notice" else approve_withdrawal
+        summary, detail, mentor = handler(context.session, context.services, context.actor, item)
+        result = DecisionResult(summary, detail, mentor)
+    close(context, item, states.APPROVED)
+    return result
+
+
+def _approve_registration(context: DecisionContext, item: ReviewItem) -> DecisionResult:
+    values = dict(item.form_values or {})
+    if not values.get("name"):
+        raise DecisionError("申請書の氏名が読み取れていないため登録できません。申請書を確認してください")
+    values["email"] = values.get("email") or item.applicant_email or item.sender_address
+    period = registration_period(clock.today(), PeriodSettings.from_config(context.config.registry))
+    mentor = registry.register_mentor(context.session, values, period, context.actor, item.id)
+    item.mentor_id = mentor.id
+    plan_applicant_mail(context.session, context.services, item, "result_approved", f"result:{item.id}:approved",
+                        mentor=mentor, period=period_words(period))
+    return DecisionResult(
+        f"登録しました。登録番号 {mentor.registration_number}、登録期間 {period.registered_on} 〜 {period.expires_on}",
+        {"registration_number": mentor.registration_number, "expires_on": period.expires_on.isoformat()},
+        mentor=mentor)
+
+
+def _approve_renewal(context: DecisionContext, item: ReviewItem) -> DecisionResult:
+    match = matched_mentor(context.session, context.services, item)
+    if match is None:
+        raise DecisionError("更新するメンターが登録簿に見つかりません（登録番号、または氏名と生年月日で照合します）")
+    mentor = match.mentor
+    if mentor.expires_on is None:
+        raise DecisionError(f"登録番号 {mentor.registration_number} に登録期間満了日がありません。登録簿を確認してください")
+    period = renewal_period(mentor.expires_on, clock.today(), PeriodSettings.from_config(context.config.registry))
+    changes = registry.renew_mentor(context.session, mentor, period, context.actor, item.id)
+    item.mentor_id = mentor.id
+    plan_applicant_mail(context.session, context.services, item, "result_renewed", f"result:{item.id}:approved",
+                        mentor=mentor, period=period_words(period))
+    return DecisionResult(
+        f"更新しました。登録番号 {mentor.registration_number}、新しい登録期間 {period.registered_on} 〜 {period.expires_on}",
+        {"registration_number": mentor.registration_number, "changes": changes}, mentor=mentor)
+
+
+def reject(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -> DecisionResult:
+    close(context, item, states.REJECTED, parsed.argument)
+    plan_applicant_mail(context.session, context.services, item, "result_rejected", f"result:{item.id}:rejected",
+                        reason=parsed.argument)
+    return DecisionResult("却下しました。理由を申請者にお知らせします")
+
+
+def return_for_correction(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -> DecisionResult:
+    """Send the item back to the applicant; their next mail makes it incomplete again."""
+    move(item, states.RETURNED)
+    count = int((item.details or {}).get("returned_count", 0)) + 1
+    item.details = {**(item.details or {}), "returned_count": count}
+    plan_applicant_mail(context.session, context.services, item, "result_returned",
+                        f"result:{item.id}:returned:{count}", corrections=parsed.argument)
+    return DecisionResult("差し戻しました。直してほしい内容を申請者にお知らせします", {"returned_count": count})
+
+
+def receive_by_post(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -> DecisionResult:
+    """Tick the documents that arrived by post; the item may become ready and notify again."""
+    checklist = dict(item.checklist or {role: False for role in DOCUMENT_ROLES})
+    newly = [role for role in parsed.documents if not checklist.get(role)]
+    for role in parsed.documents:
+        checklist[role] = True
+    item.checklist = checklist
+    details = dict(item.details or {})
+    details["received_by_post"] = review_items.merge_unique(details.get("received_by_post"), parsed.documents)
+    item.details = details
+    _recompute(item)
+    labels = "、".join(DOCUMENT_LABELS[role] for role in parsed.documents)
+    summary = f"郵送で受領しました: {labels}" if newly else f"すでに受領済みです: {labels}"
+    return DecisionResult(summary, {"newly_received": newly})
+
+
+def request_resubmission(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -> DecisionResult:
+    """Purge the received copies of one document, untick it and ask the applicant again."""
+    role = parsed.documents[0]
+    purged = []
+    for document in item.documents:
+        if document.role == role and document.storage_id is not None:
+            purge_document(context, document, "resubmission_requested")
+            purged.append(document.id)
+    item.checklist = {**(item.checklist or {}), role: False}
+    _recompute(item)
+    plan_applicant_mail(context.session, context.services, item, "result_resubmission",
+                        f"result:{item.id}:resubmit:{role}:{len(item.documents)}:{'.'.join(map(str, purged))}",
+                        document_label=DOCUMENT_LABELS[role], reason=parsed.argument)
+    return DecisionResult(f"{DOCUMENT_LABELS[role]}を破棄し、再提出をお願いしました", {"purged_documents": purged})
+
+
+def purge_document(context: DecisionContext, document, reason: str) -> None:
+    """Delete a document's stored content and mark the row purged; the row itself stays.
+
+    NOTE: a shared purge operation for the privacy schedule would replace this once it
+    exists, so that every purge is done and audited in one place.
+    """
+    if document.storage_id is not None:
+        context.services.store.delete(document.storage_id)
+    document.storage_id = None
+    document.kept = False
+    document.purged_at = clock.now()
+    document.purge_reason = reason
+
+
+def hold(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -> DecisionResult:
+    move(item, states.ON_HOLD)
+    return DecisionResult("保留にしました")
+
+
+def resume(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -> DecisionResult:
+    if item.state != states.ON_HOLD:
+        raise DecisionError(f"この案件は保留中ではありません（状態: {states.LABELS.get(item.state, item.state)}）")
+    item.state = states.INCOMPLETE
+    review_items.recompute_state(item)
+    states.check_transition(states.ON_HOLD, item.state)
+    _bump_notification(item)
+    return DecisionResult(f"審査を再開しました（状態: {states.LABELS[item.state]}）")
+
+
+def add_note(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -> DecisionResult:
+    details = dict(item.details or {})
+    details["notes"] = [*details.get("notes", []),
+                        {"at": clock.now().isoformat(), "actor": context.actor, "text": parsed.argument}]
+    item.details = details
+    return DecisionResult("メモを残しました")
+
+
+def revoke_for_item(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -> DecisionResult:
+    match = matched_mentor(context.session, context.services, item)
+    if match is None:
+        raise DecisionError("この案件のメンターが登録簿に見つかりません")
+    return revoke_mentor(context, match.mentor, parsed.argument, item)
+
+
+def revoke_mentor(context: DecisionContext, mentor: Mentor, reason_text: str,
+                  item: ReviewItem | None = None) -> DecisionResult:
+    """Revoke a registration by the bureau: status, history, pending mails cancelled, notice mailed."""
+    reason = registry.revocation_reason(reason_text)
+    registry.end_registration(context.session, mentor, registry.REVOKED, reason, context.actor,
+                              item.id if item is not None else None)
+    cancelled = cancel_pending(context.session, "registration revoked", mentor_id=mentor.id)
+    plan_mentor_mail(context.session, context.services, mentor, "revocation_confirmation",
+                     f"revocation:{mentor.id}", item=item, reason=registry.reason_wording(reason))
+    return DecisionResult(f"登録番号 {mentor.registration_number} の登録を取り消しました",
+                          {"reason": reason, "cancelled_mails": cancelled}, mentor=mentor)
+
+
+def _recompute(item: ReviewItem) -> None:
+    before = item.state
+    if item.state == states.RETURNED:
+        item.state = states.INCOMPLETE
+    review_items.recompute_state(item)
+    if item.state != before:
+        _bump_notification(item)
+
+
+def _bump_notification(item: ReviewItem) -> None:
+    """Make the next notification planner run notify again, even without a new mail."""
+    details = dict(item.details or {})
+    details["notify_counter"] = int(details.get("notify_counter", 0)) + 1
+    item.details = details
+
+
+EFFECTS: dict[str, Callable[[DecisionContext, ReviewItem, ParsedCommand], DecisionResult]] = {
+    "approve": approve,
+    "reject": reject,
+    "return_for_correction": return_for_correction,
+    "receive_by_post": receive_by_post,
+    "request_resubmission": request_resubmission,
+    "hold": hold,
+    "resume": resume,
+    "add_note": add_note,
+    "revoke_for_item": revoke_for_item,
+}
