@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.servers"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES = FIXTURES / "cases"
 SAMPLE = FIXTURES / "sample"
