@@ -46,11 +46,13 @@ class DocumentFinding:
     role: str
     acceptable: bool = True
     record: dict[str, Any] | None = None
+    reading: Any = None
     unreadable: str | None = None
     identity_type: str | None = None
     individual_number: bool = False
     has_text_layer: bool | None = None
     notes: list[str] = field(default_factory=list)
+    manual_checks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -83,6 +85,7 @@ class Analysis:
     auto_reply: Any = None
     by_post: list[str] = field(default_factory=list)
     stored_raw: bytes | None = None
+    send_reply: bool = False
 
     def documents_present(self) -> dict[str, bool]:
         """Return the checklist for this message alone: role → an acceptable copy arrived."""

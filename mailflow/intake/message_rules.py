@@ -88,6 +88,7 @@ class MessageRules:
     registration_types: list[str]
     password_subject: list[re.Pattern[str]]
     password_body: list[re.Pattern[str]]
+    identity_by_post: list[re.Pattern[str]]
 
 
 
@@ -120,6 +121,7 @@ def load_message_rules(rules_dir: Path = DEFAULT_RULES_DIR) -> MessageRules:
         registration_types=rule_file.string_list("application.registration_types"),
         password_subject=read_patterns(rule_file, "password_notice.subject"),
         password_body=read_patterns(rule_file, "password_notice.body"),
+        identity_by_post=read_patterns(rule_file, "identity_by_post.body"),
     )
     rule_file.raise_if_problems()
     return rules

@@ -1,4 +1,4 @@
-"""Render the Japanese mail templates: the first line is ``Subject: …``, then a blank line."""
+"""Render the Japanese mail templates: the first line is ``Subject: …``, the rest the body."""
 
 from __future__ import annotations
 
@@ -37,7 +37,9 @@ class Renderer:
             raise TemplateError(f"メールのテンプレート {self.directory / filename} が見つかりません") from None
         except jinja2.TemplateError as exc:
             raise TemplateError(f"メールのテンプレート {filename} を展開できません: {exc}") from exc
-        head, _, body = text.partition("\n\n")
+        # Only the first line is the subject: trim_blocks may eat the blank line after a
+        # block tag that ends the subject line.
+        head, _, body = text.partition("\n")
         if not head.startswith("Subject:"):
             raise TemplateError(f"メールのテンプレート {filename} の1行目は「Subject: 件名」にしてください")
         subject = " ".join(head[len("Subject:"):].split())

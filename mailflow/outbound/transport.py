@@ -46,6 +46,7 @@ class FileTransport:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     async def deliver(self, sender: str, recipients: list[str], raw: bytes, label: str) -> Delivery:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         stamp = clock.now().astimezone(clock.TOKYO).strftime("%Y%m%d-%H%M%S")
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)[:120]
         target = self.directory / f"{stamp}-{safe}.eml"

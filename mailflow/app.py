@@ -1,0 +1,223 @@
+"""Wiring of the stages: one object that holds the database, stores, rules and transports.
+
+The CLI and the daemon build an :class:`App`; tests build one on temporary folders and
+call :meth:`App.run_once` to run one deterministic iteration.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailflow import clock
+from mailflow.config import Config
+from mailflow.db import migrate
+from mailflow.db.models import AuditEntry, InboundMessage
+from mailflow.db.session import make_engine, make_session_factory, transaction
+from mailflow.intake.analyze import IntakeRules, analyze, load_intake_rules
+from mailflow.intake.findings import Analysis
+from mailflow.mailbox import ledger
+from mailflow.mailbox.base import FetchedMail, Folder, MailboxSource
+from mailflow.mailbox.factory import make_source
+from mailflow.outbound.sender import Sender, SendStats
+from mailflow.outbound.templates import Renderer
+from mailflow.planning.receipts import plan_receipts
+from mailflow.review.filing import file_analysis
+from mailflow.storage import DocumentStore, decrypt_blob, encrypt_blob, load_key
+
+logger = logging.getLogger(__name__)
+
+FOLDERS = {"processed": Folder.PROCESSED, "quarantine": Folder.QUARANTINE, "auto": Folder.AUTO}
+
+
+@dataclass
+class IntakeStats:
+    fetched: int = 0
+    new: int = 0
+    known: int = 0
+    quarantined: int = 0
+    failed_moves: int = 0
+    items: set[int] = field(default_factory=set)
+
+
+class App:
+    """Everything one daemon or one CLI command needs, built from the config."""
+
+    def __init__(self, config: Config, source: MailboxSource | None = None, migrate_schema: bool = True) -> None:
+        self.config = config
+        config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.engine = make_engine(config.database_url, config.database.busy_timeout_ms)
+        if migrate_schema:
+            migrate.upgrade(self.engine)
+        self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        key_file = config.privacy.encryption_key_file
+        self.key = load_key(config.resolve(key_file)) if key_file else None
+        self.store = DocumentStore(config.data_dir / "documents", self.key)
+        self.rules: IntakeRules = load_intake_rules(config.rules_dir)
+        self.renderer = Renderer(config.templates_dir)
+        self._source = source
+        self._source_connected = False
+        self._sender: Sender | None = None
+
+    @property
+    def source(self) -> MailboxSource:
+        """The mailbox, connected on first use."""
+        if self._source is None:
+            self._source = make_source(self.config)
+        if not self._source_connected:
+            self._source.connect()
+            self._source_connected = True
+        return self._source
+
+    @property
+    def sender(self) -> Sender:
+        if self._sender is None:
+            self._sender = Sender(self.config, self.sessions)
+        return self._sender
+
+    def close(self) -> None:
+        if self._sender is not None:
+            self._sender.close()
+        if self._source is not None:
+            self._source.close()
+        self.engine.dispose()
+
+    # -- intake -----------------------------------------------------------------------
+
+    def intake_pass(self, stop=None) -> IntakeStats:
+        """Take in every message waiting in the inbox; one bad message never stops the pass."""
+        stats = IntakeStats()
+        for mail in self.source.fetch_new():
+            stats.fetched += 1
+            try:
+                self.handle(mail, stats)
+            except Exception:
+                # The message stays in the inbox and is tried again on the next pass.
+                logger.exception("intake failed key=%s", mail.key)
+            if stop is not None and stop.is_set():
+                break
+        return stats
+
+    def handle(self, mail: FetchedMail, stats: IntakeStats | None = None) -> InboundMessage:
+        """Store, analyse and file one fetched message, then move it out of the inbox."""
+        stats = stats or IntakeStats()
+        source_name = self.source.name
+        with transaction(self.sessions) as session:
+            known = ledger.find_known(session, source_name, mail)
+        if known is not None:
+            stats.known += 1
+            self._finish_move(mail, known, stats)
+            return known
+
+        analysis, error = self._analyse(mail.raw)
+        with transaction(self.sessions) as session:
+            inbound = self._store(session, mail, analysis, error)
+            ledger.add_location(session, source_name, mail, inbound)
+            session.flush()
+            self._file(session, inbound, analysis, error, stats)
+        stats.new += 1
+        self._finish_move(mail, inbound, stats)
+        return inbound
+
+    def _analyse(self, raw: bytes) -> tuple[Analysis | None, str | None]:
+        if len(raw) > self.config.mailbox.max_message_bytes:
+            limit_mb = self.config.mailbox.max_message_bytes // (1024 * 1024)
+            return None, f"メールが大きすぎます（{len(raw):,} バイト。上限は {limit_mb}MB）"
+        try:
+            return analyze(raw, self.rules), None
+        except Exception as exc:
+            logger.error("analysis failed error=%s", type(exc).__name__, exc_info=True)
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            return None, f"解析中に予期しないエラーが起きました: {detail[:300]}"
+
+    def _store(self, session: Session, mail: FetchedMail, analysis: Analysis | None, error: str | None) -> InboundMessage:
+        raw = analysis.stored_raw if analysis is not None and analysis.stored_raw is not None else mail.raw
+        message = analysis.message if analysis is not None else None
+        inbound = InboundMessage(
+            source=self.source.name,
+            message_id=message.message_id if message else None,
+            raw_sha256=ledger.digest(mail.raw),
+            raw=encrypt_blob(raw, self.key) if self.key else raw,
+            raw_encrypted=self.key is not None,
+            redacted=analysis is not None and analysis.stored_raw is not None,
+            size=len(mail.raw),
+            sender_address=message.from_.address if message and message.from_ else None,
+            subject=message.subject if message else None,
+            sent_at=message.date if message else None,
+            in_reply_to=message.in_reply_to if message else None,
+            references=list(message.references) if message else [],
+            kind=analysis.kind if analysis else None,
+            decision=analysis.decision if analysis else "manual_review",
+            reasons=list(analysis.reasons) if analysis else [],
+            defects=list(message.defects) if message else [],
+            error=error,
+        )
+        session.add(inbound)
+        session.flush()
+        return inbound
+
+    def _file(self, session: Session, inbound: InboundMessage, analysis: Analysis | None, error: str | None,
+              stats: IntakeStats) -> None:
+        reason = error or (analysis.quarantine_reason if analysis else None)
+        if analysis is None or reason:
+            inbound.state = "quarantined"
+            inbound.folder = "quarantine"
+            inbound.error = reason
+            stats.quarantined += 1
+            session.add(AuditEntry(actor="mailflow", action="quarantined",
+                                   source_message_id=inbound.message_id,
+                                   detail={"inbound_id": inbound.id, "reason": reason}))
+            logger.warning("message quarantined inbound=%s", inbound.id)
+            return
+        result = file_analysis(session, self.config, self.store, inbound, analysis)
+        inbound.state = "auto" if result.folder == "auto" else "processed"
+        inbound.folder = result.folder
+        inbound.processed_at = clock.now()
+        if result.item is not None:
+            stats.items.add(result.item.id)
+        if analysis.remove_parts:
+            session.add(AuditEntry(item_id=inbound.item_id, actor="mailflow", action="individual_number_removed",
+                                   source_message_id=inbound.message_id,
+                                   detail={"inbound_id": inbound.id, "parts": analysis.remove_parts}))
+        logger.info("message stored inbound=%s kind=%s decision=%s folder=%s",
+                    inbound.id, inbound.kind, inbound.decision, inbound.folder)
+
+    def _finish_move(self, mail: FetchedMail, inbound: InboundMessage, stats: IntakeStats) -> None:
+        """Move (or, for a redacted message, replace) ``mail`` and record that it was done."""
+        folder = FOLDERS.get(inbound.folder or "", Folder.QUARANTINE)
+        try:
+            if inbound.redacted:
+                self.source.replace(mail, self._stored_raw(inbound), folder)
+            else:
+                self.source.move(mail, folder)
+        except Exception:
+            stats.failed_moves += 1
+            logger.exception("move failed inbound=%s", inbound.id)
+            return
+        with transaction(self.sessions) as session:
+            row = session.get(InboundMessage, inbound.id)
+            if row is not None:
+                row.moved_at = clock.now()
+
+    def _stored_raw(self, inbound: InboundMessage) -> bytes:
+        raw = inbound.raw or b""
+        return decrypt_blob(raw, self.key) if inbound.raw_encrypted and self.key else raw
+
+    # -- planning and sending ---------------------------------------------------------
+
+    def plan(self, flush: bool = False) -> int:
+        """Run every planner once; ``flush`` ends settle windows early (used by ``--once``)."""
+        with transaction(self.sessions) as session:
+            return plan_receipts(session, self.config, self.renderer, flush=flush)
+
+    def send(self) -> SendStats:
+        return self.sender.run_once()
+
+    def run_once(self) -> tuple[IntakeStats, SendStats]:
+        """One deterministic iteration: take in, plan everything due, send it."""
+        stats = self.intake_pass()
+        self.plan(flush=True)
+        return stats, self.send()

@@ -1,0 +1,82 @@
+"""Command line: parses arguments (help in Japanese) and calls the services."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from mailflow.config import Config, ConfigError, load_config
+from mailflow.errors import MailflowError
+
+DEFAULT_CONFIG_NAMES = ("config.toml",)
+
+Handler = Callable[[argparse.Namespace, Config], int]
+
+
+def find_config(explicit: str | None) -> Path | None:
+    """Return the config file to use: --config, then $MAILFLOW_CONFIG, then ./config.toml."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("MAILFLOW_CONFIG"):
+        return Path(os.environ["MAILFLOW_CONFIG"])
+    for name in DEFAULT_CONFIG_NAMES:
+        if Path(name).is_file():
+            return Path(name)
+    return None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from mailflow.commands import register_all
+
+    parser = argparse.ArgumentParser(
+        prog="mailflow",
+        description="マネジメントメンター登録の受付メールを処理するデーモンと管理コマンドです。",
+    )
+    parser.add_argument("--config", metavar="FILE",
+                        help="設定ファイル（省略時は環境変数 MAILFLOW_CONFIG、次に ./config.toml。"
+                             "どれもなければ組み込みの既定値）")
+    parser.add_argument("--log-level", default=os.environ.get("MAILFLOW_LOG_LEVEL", "INFO"),
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="ログの詳しさ（既定 INFO）")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="コマンド")
+    register_all(subparsers)
+    return parser
+
+
+def configure_logging(level: str, log_file: str | None = None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    # Alembic reports every migration step at INFO; operators need only its warnings.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, getattr(logging, level)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        config = load_config(find_config(args.config)) if getattr(args, "needs_config", True) else Config()
+    except ConfigError as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    log_file = str(config.resolve(config.paths.log_file)) if config.paths.log_file else None
+    configure_logging(args.log_level, log_file)
+    try:
+        return args.handler(args, config)
+    except MailflowError as exc:
+        print(f"エラー: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,163 @@
+"""``mailflow queue``: the review queue as staff see it from the command line, and their decisions.
+
+``approve``, ``reject``, ``return``, ``received``, ``resubmit``, ``hold``, ``resume`` and
+``note`` apply the same commands as a staff reply, through the same functions, so the
+effects and the audit trail are the same; the actor is the OS user or ``--actor``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from sqlalchemy import select
+
+from mailflow import clock
+from mailflow.commands.decide import find_item, open_sessions, register_decisions, register_export
+from mailflow.config import Config
+from mailflow.db.models import Document, InboundMessage, ReviewItem
+from mailflow.intake.findings import DOCUMENT_LABELS, DOCUMENT_ROLES
+from mailflow.review import states
+from mailflow.review.mailings import KIND_LABELS
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("queue", help="審査キューの表示と操作")
+    actions = parser.add_subparsers(dest="queue_command", metavar="ACTION", title="操作")
+
+    listing = actions.add_parser("list", help="案件の一覧を表示します（既定では未完了の案件のみ）")
+    listing.add_argument("--all", action="store_true", help="承認・却下済みの案件も表示します")
+    listing.add_argument("--state", choices=sorted(states.LABELS), help="この状態の案件だけ表示します")
+    listing.add_argument("--json", action="store_true", help="JSON で出力します")
+    listing.set_defaults(handler=run_list)
+
+    show = actions.add_parser("show", help="案件の詳細を表示します")
+    show.add_argument("item", help="受付番号（例 2026-0012）または案件ID")
+    show.add_argument("--json", action="store_true", help="JSON で出力します")
+    show.set_defaults(handler=run_show)
+
+    quarantine = actions.add_parser("quarantine", help="隔離したメールの一覧を表示します")
+    quarantine.set_defaults(handler=run_quarantine)
+
+    register_decisions(actions)
+    register_export(actions)
+
+
+def item_summary(item: ReviewItem) -> dict:
+    created = clock.as_utc(item.created_at)
+    return {
+        "id": item.id,
+        "number": item.number,
+        "kind": item.kind,
+        "state": item.state,
+        "applicant_name": item.applicant_name or item.sender_name,
+        "sender_address": item.sender_address,
+        "created_at": created.isoformat() if created else None,
+        "checklist": item.checklist,
+        "warnings": [warning["code"] for warning in item.warnings or []],
+    }
+
+
+def run_list(args: argparse.Namespace, config: Config) -> int:
+    sessions = open_sessions(config)
+    with sessions() as session:
+        query = select(ReviewItem).order_by(ReviewItem.id)
+        if args.state:
+            query = query.where(ReviewItem.state == args.state)
+        elif not args.all:
+            query = query.where(ReviewItem.state.in_(sorted(states.OPEN)))
+        items = list(session.scalars(query))
+        if args.json:
+            print(json.dumps([item_summary(item) for item in items], ensure_ascii=False, indent=2))
+            return 0
+        if not items:
+            print("該当する案件はありません")
+            return 0
+        print(f"{'受付番号':<10} {'種別':<6} {'状態':<6} {'受付日':<10} {'書類':<5} 申請者")
+        for item in items:
+            created = clock.as_utc(item.created_at).astimezone(clock.TOKYO).strftime("%Y-%m-%d")
+            documents = "".join("〇" if (item.checklist or {}).get(role) else "×" for role in DOCUMENT_ROLES) \
+                if item.checklist else "-"
+            print(f"{item.number:<13} {KIND_LABELS.get(item.kind, item.kind):<6} "
+                  f"{states.LABELS.get(item.state, item.state):<6} {created:<12} {documents:<5} "
+                  f"{item.applicant_name or item.sender_name or ''}")
+    return 0
+
+
+def run_show(args: argparse.Namespace, config: Config) -> int:
+    sessions = open_sessions(config)
+    with sessions() as session:
+        item = find_item(session, args.item)
+        if item is None:
+            print(f"案件 {args.item} が見つかりません（mailflow queue list で受付番号を確認してください）")
+            return 1
+        documents = list(session.scalars(select(Document).where(Document.item_id == item.id).order_by(Document.id)))
+        messages = list(session.scalars(select(InboundMessage).where(InboundMessage.item_id == item.id)
+                                        .order_by(InboundMessage.id)))
+        if args.json:
+            data = item_summary(item) | {
+                "form_values": item.form_values,
+                "warnings": item.warnings,
+                "reasons": item.reasons,
+                "manual_checks": item.manual_checks,
+                "details": {k: v for k, v in (item.details or {}).items() if k != "batches"},
+                "documents": [{"id": d.id, "role": d.role, "filename": d.filename, "kept": d.kept,
+                               "identity_type": d.identity_type, "size": d.size} for d in documents],
+                "messages": [m.id for m in messages],
+            }
+            print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+            return 0
+        print(render_item_text(item, documents))
+    return 0
+
+
+def render_item_text(item: ReviewItem, documents: list[Document]) -> str:
+    lines = [
+        f"受付番号: {item.number}",
+        f"種別: {KIND_LABELS.get(item.kind, item.kind)}",
+        f"状態: {states.LABELS.get(item.state, item.state)}",
+        f"差出人: {item.sender_name or ''} <{item.sender_address or ''}>",
+    ]
+    if item.checklist:
+        lines.append("書類:")
+        for role in DOCUMENT_ROLES:
+            mark = "〇" if item.checklist.get(role) else "×"
+            post = "（郵送予定）" if role in (item.by_post or []) else ""
+            lines.append(f"  {mark} {DOCUMENT_LABELS[role]}{post}")
+    for key, label in (("attention", "要確認の理由"),):
+        values = (item.details or {}).get(key) or []
+        if values:
+            lines.append(f"{label}:")
+            lines.extend(f"  ・{value}" for value in values)
+    if item.warnings:
+        lines.append("注意:")
+        lines.extend(f"  ・{warning['message']}" for warning in item.warnings)
+    if item.manual_checks:
+        lines.append("担当者の確認事項:")
+        lines.extend(f"  ・{check}" for check in item.manual_checks)
+    if item.form_values:
+        lines.append("申請書の内容:")
+        for key, value in item.form_values.items():
+            if key not in ("unreadable", "defects") and value not in (None, "", []):
+                lines.append(f"  {key}: {value}")
+    if documents:
+        lines.append("受け取ったファイル:")
+        for document in documents:
+            kept = "" if document.kept else "（保存していません）"
+            lines.append(f"  [{document.id}] {DOCUMENT_LABELS.get(document.role, document.role)}: "
+                         f"{document.filename or '(名前なし)'} {document.size:,} バイト{kept}")
+    return "\n".join(lines)
+
+
+def run_quarantine(args: argparse.Namespace, config: Config) -> int:
+    sessions = open_sessions(config)
+    with sessions() as session:
+        rows = list(session.scalars(select(InboundMessage).where(InboundMessage.state.in_(("quarantined", "failed")))
+                                    .order_by(InboundMessage.id)))
+        if not rows:
+            print("隔離したメールはありません")
+            return 0
+        for row in rows:
+            received = clock.as_utc(row.received_at).astimezone(clock.TOKYO).strftime("%Y-%m-%d %H:%M")
+            print(f"[{row.id}] {received} {row.sender_address or '(差出人不明)'}: {row.error or ''}")
+    return 0
