@@ -252,6 +252,20 @@ def revoke_mentor(context: DecisionContext, mentor: Mentor, reason_text: str,
                           {"reason": reason, "cancelled_mails": cancelled}, mentor=mentor)
 
 
+def revoke_registration(context: DecisionContext, mentor: Mentor, reason_text: str) -> DecisionResult:
+    """Revoke a registration outside any item (``mailflow registry revoke``), audited like a command."""
+    with context.session.begin_nested():
+        result = revoke_mentor(context, mentor, reason_text)
+        context.session.add(AuditEntry(
+            mentor_id=mentor.id, actor=context.actor, action="revoke", outcome="applied",
+            source_message_id=context.source_message_id,
+            detail={"channel": context.channel, "argument": reason_text, **result.detail},
+        ))
+        context.session.flush()
+    logger.info("registration revoked mentor=%s channel=%s", mentor.id, context.channel)
+    return result
+
+
 def _recompute(item: ReviewItem) -> None:
     before = item.state
     if item.state == states.RETURNED:
