@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 
 class DecisionError(MailflowError):
-    """A command that cannot be applied to this item; ``message`` tells staff why."""
+    """A command that cannot be applied to this item; ``message`` explains the reason to staff."""
 
 
 @dataclass
@@ -52,7 +52,7 @@ class DecisionContext:
 
 @dataclass
 class DecisionResult:
-    """What a command did, in Japanese for the staff confirmation, and audit details."""
+    """Result of a command: a Japanese summary for the staff confirmation, and audit details."""
 
     summary: str
     detail: dict[str, Any] = field(default_factory=dict)

@@ -1,7 +1,7 @@
 """Export the review queue and the registry to an Excel workbook with Japanese headings.
 
-Dates are written as Excel dates (not text), so staff can sort and filter them;
-timestamps are converted to Asia/Tokyo wall-clock time first, because Excel has no time
+Dates are written as Excel dates (not text), so staff can sort and filter them.
+Timestamps are converted to Asia/Tokyo wall-clock time first, because Excel has no time
 zones. The file holds personal data and is created owner-only (0600).
 """
 
@@ -68,10 +68,17 @@ def _item_row(item: ReviewItem, numbers: dict[int, str | None]) -> list[Any]:
         item.decision_reason or "",
         item.applicant_name or item.sender_name or "",
         item.sender_address or "",
-        *(("〇" if checklist.get(role) else "×") if checklist else "" for role in DOCUMENT_ROLES),
+        *_checklist_marks(checklist),
         "、".join(warning.get("message", "") for warning in item.warnings or []),
         numbers.get(item.mentor_id) or "",
     ]
+
+
+def _checklist_marks(checklist: dict[str, Any]) -> list[str]:
+    """Return 〇 or × per checklist document; blanks for kinds without a checklist."""
+    if not checklist:
+        return ["" for _role in DOCUMENT_ROLES]
+    return ["〇" if checklist.get(role) else "×" for role in DOCUMENT_ROLES]
 
 
 def _mentor_row(mentor: Mentor) -> list[Any]:

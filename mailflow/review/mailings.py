@@ -43,7 +43,7 @@ MAX_REFERENCES = 10
 
 
 class Services(Protocol):
-    """What decisions and planners need from the application: App satisfies it."""
+    """Services that decisions and planners use; App provides all of them."""
 
     config: Config
     renderer: Renderer

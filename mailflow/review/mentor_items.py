@@ -24,7 +24,7 @@ from mailflow.registry import mentors as registry
 from mailflow.review.mailings import Services, plan_applicant_mail
 from mailflow.storage import decrypt_blob
 
-# What an approval did: a summary for staff, details for the audit trail, and the mentor.
+# Result of an approval: a summary for staff, details for the audit trail, and the mentor.
 Outcome = tuple[str, dict[str, Any], Mentor]
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ DEFAULT_WITHDRAWAL_REASON = "本人の申し出"
 
 
 class MentorItemError(MailflowError):
-    """A mentor item that cannot be approved as it stands (no mentor found, nothing to change)."""
+    """A mentor item that cannot be approved as it is (no mentor found, nothing to change)."""
 
 
 def item_body_text(session: Session, services: Services, item: ReviewItem) -> str:

@@ -61,7 +61,7 @@ REFUSAL_TEXTS = {
 
 @dataclass
 class ReplyOutcome:
-    """What became of one staff reply: ``status`` is applied, refused, unreadable or failed."""
+    """Outcome of one staff reply: ``status`` is applied, refused, unreadable or failed."""
 
     status: str
     reason: str | None = None
