@@ -1,0 +1,81 @@
+"""Staff notifications: when they are planned, what they carry and how replies find their item."""
+
+from __future__ import annotations
+
+import email
+
+from sqlalchemy import select
+
+from mailflow.db.models import Outbox
+from mailflow.intake.parse import parse_message
+from mailflow.review import states
+from mailflow.review.notify import plan_staff_notifications
+from mailflow.review.replies import threaded_item_ids
+from tests.review.builders import STAFF_LIST, add_inbound, make_item, staff_reply
+
+
+def _notifications(session) -> list[Outbox]:
+    return list(session.scalars(select(Outbox).where(Outbox.kind == "staff_notification").order_by(Outbox.id)))
+
+
+def test_replan_does_not_notify_twice(session, services):
+    make_item(session, services)
+    assert plan_staff_notifications(session, services, flush=True) == 1
+    assert plan_staff_notifications(session, services, flush=True) == 0
+
+
+def test_new_mail_notifies_again(session, services):
+    item = make_item(session, services)
+    plan_staff_notifications(session, services, flush=True)
+    add_inbound(session, item, "<second@example.jp>")
+    assert plan_staff_notifications(session, services, flush=True) == 1
+
+
+def test_incomplete_item_not_notified(session, services):
+    make_item(session, services, state=states.INCOMPLETE)
+    assert plan_staff_notifications(session, services, flush=True) == 0
+
+
+def test_subject_reply_to_and_recipients(session, services):
+    item = make_item(session, services)
+    plan_staff_notifications(session, services, flush=True)
+    row = _notifications(session)[0]
+    headers = email.message_from_bytes(row.raw)
+    assert row.subject == f"[{item.token}] 審査依頼 {item.number} 新規登録 山田 太郎"
+    assert headers["Reply-To"] == f"intake+{item.token}@bureau.example.jp"
+    assert row.recipients == [STAFF_LIST]
+
+
+def test_reply_to_without_subaddress(session, services):
+    services.config.staff.subaddress = False
+    make_item(session, services)
+    plan_staff_notifications(session, services, flush=True)
+    assert email.message_from_bytes(_notifications(session)[0].raw)["Reply-To"] == "intake@bureau.example.jp"
+
+
+def test_documents_within_budget_attached(session, services):
+    services.config.staff.attach_budget_bytes = 1500
+    item = make_item(session, services, documents={"registration_form": b"a" * 1000, "pledge_form": b"b" * 1000})
+    plan_staff_notifications(session, services, flush=True)
+    message = parse_message(_notifications(session)[0].raw)
+    assert [attachment.filename for attachment in message.attachments] == ["registration_form.pdf"]
+    assert "pledge_form.pdf" in message.body_text
+    assert f"mailflow queue show {item.number}" in message.body_text
+
+
+def test_notification_message_id_maps_to_item(session, services):
+    item = make_item(session, services)
+    plan_staff_notifications(session, services, flush=True)
+    row = _notifications(session)[0]
+    reply = parse_message(staff_reply("RE: x", "承認", in_reply_to=row.message_id))
+    assert row.message_id in item.thread_ids
+    assert threaded_item_ids(session, reply) == {item.id}
+
+
+def test_needs_attention_lists_reasons(session, services):
+    item = make_item(session, services, state=states.NEEDS_ATTENTION)
+    item.details = {**item.details, "attention": ["申請書が読み取れません"]}
+    plan_staff_notifications(session, services, flush=True)
+    row = _notifications(session)[0]
+    assert row.subject.startswith(f"[{item.token}] 要確認")
+    assert "申請書が読み取れません" in parse_message(row.raw).body_text
