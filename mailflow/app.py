@@ -24,7 +24,7 @@ from mailflow.mailbox.base import FetchedMail, Folder, MailboxSource
 from mailflow.mailbox.factory import make_source
 from mailflow.outbound.sender import Sender, SendStats
 from mailflow.outbound.templates import Renderer
-from mailflow.planning.receipts import plan_receipts
+from mailflow.planning.receipts import plan_event_receipts, plan_receipts
 from mailflow.review.filing import file_analysis
 from mailflow.storage import DocumentStore, decrypt_blob, encrypt_blob, load_key
 
@@ -211,7 +211,8 @@ class App:
     def plan(self, flush: bool = False) -> int:
         """Run every planner once; ``flush`` ends settle windows early (used by ``--once``)."""
         with transaction(self.sessions) as session:
-            return plan_receipts(session, self.config, self.renderer, flush=flush)
+            planned = plan_receipts(session, self.config, self.renderer, flush=flush)
+            return planned + plan_event_receipts(session, self.config, self.renderer, flush=flush)
 
     def send(self) -> SendStats:
         return self.sender.run_once()

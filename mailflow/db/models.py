@@ -248,7 +248,10 @@ class AuditEntry(Base):
 
 
 class Event(Base):
-    """A matching event announced by a host's challenge list."""
+    """A matching event announced by a host's challenge list; a draft until staff review it.
+
+    ``receipt_due_at`` is set while the host's receipt is still to be planned.
+    """
 
     __tablename__ = "event"
 
@@ -262,6 +265,11 @@ class Event(Base):
     first_day: Mapped[dt.date | None] = mapped_column(Date)
     companies: Mapped[list[Any]] = mapped_column(default=list)
     document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id"))
+    inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"))
+    sender_address: Mapped[str | None] = mapped_column(String(320))
+    sender_name: Mapped[str | None] = mapped_column(String(200))
+    problems: Mapped[list[Any]] = mapped_column(default=list)
+    receipt_due_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=now)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from mailflow import clock
 from mailflow.config import Config
-from mailflow.db.models import AddressStatus, AuditEntry, InboundMessage, ReviewItem
+from mailflow.db.models import AddressStatus, AuditEntry, Event, InboundMessage, ReviewItem
 from mailflow.intake.findings import DOCUMENT_LABELS, DOCUMENT_ROLES
 from mailflow.intake.privacy import mask_individual_numbers
 from mailflow.outbound.compose import AUTO_REPLIED, Draft
@@ -32,7 +32,6 @@ RECEIPT_TEMPLATES = {
     "change_notice": "receipt_change_notice",
     "withdrawal": "receipt_withdrawal",
     "inquiry": "receipt_inquiry",
-    "challenge_list": "receipt_challenge_list",
     "attendance_form": "receipt_attendance_form",
 }
 REQUEST_ONLY = ("masked_identity_document", "unencrypted_file")
@@ -64,6 +63,40 @@ def plan_receipts(session: Session, config: Config, renderer: Renderer, flush: b
         item.receipt_due_at = (dt.datetime.fromisoformat(remaining[0]["last_arrival"]) + settle
                                if remaining else None)
     return planned
+
+
+def plan_event_receipts(session: Session, config: Config, renderer: Renderer, flush: bool = False) -> int:
+    """Answer each host whose challenge list became a draft event; returns how many."""
+    current = clock.now()
+    query = select(Event).where(Event.receipt_due_at.is_not(None))
+    if not flush:
+        query = query.where(Event.receipt_due_at <= current)
+    planned = 0
+    for event in session.scalars(query.order_by(Event.id)):
+        event.receipt_due_at = None
+        inbound = session.get(InboundMessage, event.inbound_message_id) if event.inbound_message_id else None
+        if inbound is None or not event.sender_address:
+            continue
+        subject, body = renderer.render(
+            "receipt_challenge_list",
+            bureau=config.bureau,
+            number=event_number(event),
+            recipient_name=event.sender_name or "ご担当者",
+            event=event,
+            event_days=[_japanese_date(day) for day in event.days or []],
+        )
+        draft = Draft(key=f"event-receipt:{event.id}", to=[(event.sender_name or "", event.sender_address)],
+                      subject=subject, body=body, auto_submitted=AUTO_REPLIED,
+                      in_reply_to=inbound.message_id, references=list(inbound.references or [])[-10:])
+        enqueue(session, config, draft, kind="receipt_challenge_list", event_id=event.id)
+        planned += 1
+    return planned
+
+
+def event_number(event: Event) -> str:
+    """Return the receipt number of a challenge list, e.g. ``"E2026-0003"``."""
+    created = clock.as_utc(event.created_at) or clock.now()
+    return f"E{review_items.fiscal_year(created.astimezone(clock.TOKYO).date())}-{event.id:04d}"
 
 
 def _plan_one(session: Session, config: Config, renderer: Renderer, item: ReviewItem,
@@ -127,7 +160,6 @@ def receipt_context(config: Config, item: ReviewItem, batch: dict[str, Any], las
     ] if item.kind in review_items.APPLICATION_KINDS else []
     received = [DOCUMENT_LABELS[role] for role in DOCUMENT_ROLES if role in (batch.get("received") or [])]
     review_days = config.intake.review_days_renewal if item.kind == "renewal" else config.intake.review_days_registration
-    event = (item.details or {}).get("event")
     return {
         "bureau": config.bureau,
         "item": item,
@@ -140,8 +172,6 @@ def receipt_context(config: Config, item: ReviewItem, batch: dict[str, Any], las
         "requests": list(batch.get("requests") or []),
         "review_period": _period_words(review_days),
         "max_attachment_mb": config.intake.max_attachment_bytes // (1024 * 1024),
-        "event": event,
-        "event_days": [_japanese_date(day) for day in (event or {}).get("days", [])],
     }
 
 
@@ -159,6 +189,10 @@ def _japanese_date(value: str) -> str:
     return f"{day.year}年{day.month}月{day.day}日（{weekday}）"
 
 
+def _tokyo_minutes(value: dt.datetime | None) -> str:
+    return value.astimezone(clock.TOKYO).strftime("%Y-%m-%d %H:%M") if value else "（不明）"
+
+
 def _forward_inquiry(session: Session, config: Config, renderer: Renderer, item: ReviewItem,
                      inbound: InboundMessage) -> None:
     """Forward an inquiry to the staff list with Reply-To set to the person who asked."""
@@ -174,7 +208,7 @@ def _forward_inquiry(session: Session, config: Config, renderer: Renderer, item:
         original_subject=inbound.subject or "",
         sender_address=inbound.sender_address,
         sender_display=f"{item.sender_name or ''} <{inbound.sender_address}>".strip(),
-        received_at=(clock.as_utc(inbound.received_at) or clock.now()).astimezone(clock.TOKYO).strftime("%Y-%m-%d %H:%M"),
+        sent_at=_tokyo_minutes(clock.as_utc(inbound.sent_at) or clock.as_utc(inbound.received_at)),
         body=body,
     )
     draft = Draft(

@@ -28,7 +28,7 @@ from mailflow.storage import DocumentStore
 logger = logging.getLogger(__name__)
 
 # Message kinds that become review items of their own kind.
-ITEM_KINDS = ("change_notice", "withdrawal", "inquiry", "challenge_list", "attendance_form")
+ITEM_KINDS = ("change_notice", "withdrawal", "inquiry", "attendance_form")
 
 
 @dataclass
@@ -53,6 +53,10 @@ def file_analysis(session: Session, config: Config, store: DocumentStore, inboun
         return FilingResult(item=None, folder="auto")
     if analysis.kind == "staff_reply":
         # Staff replies are applied by the command stage, which reads the stored message.
+        return FilingResult(item=None, folder="processed")
+
+    if analysis.kind == "challenge_list" and analysis.decision == "process":
+        _file_event(session, config, store, inbound, analysis)
         return FilingResult(item=None, folder="processed")
 
     has_documents = any(finding.role in DOCUMENT_ROLES for finding in analysis.documents)
@@ -102,8 +106,6 @@ def _file_single(session: Session, config: Config, store: DocumentStore, inbound
         analysis.needs_attention.append("自動では判断できないため、担当者の確認が必要です")
     _merge_findings(item, analysis)
     _attach(session, config, store, inbound, analysis, item)
-    if kind == "challenge_list" and analysis.details.get("event"):
-        _create_event(session, item, analysis.details["event"])
     return FilingResult(item=item, folder="processed", created=True)
 
 
@@ -198,7 +200,7 @@ def _requests(analysis: Analysis) -> list[str]:
     return requests
 
 
-def _document_row(store: DocumentStore, inbound: InboundMessage, item: ReviewItem,
+def _document_row(store: DocumentStore, inbound: InboundMessage, item: ReviewItem | None,
                   finding: DocumentFinding) -> Document:
     attachment = finding.attachment
     kept = not finding.individual_number
@@ -206,7 +208,7 @@ def _document_row(store: DocumentStore, inbound: InboundMessage, item: ReviewIte
     if filename and finding.individual_number:
         filename = mask_individual_numbers(filename)
     return Document(
-        item_id=item.id,
+        item_id=item.id if item is not None else None,
         inbound_message_id=inbound.id,
         part_id=attachment.part_id,
         role=finding.role,
@@ -225,13 +227,40 @@ def _document_row(store: DocumentStore, inbound: InboundMessage, item: ReviewIte
     )
 
 
-def _create_event(session: Session, item: ReviewItem, event: dict[str, Any]) -> None:
-    days = [dt.date.fromisoformat(day) for day in event.get("days", []) if day]
-    session.add(Event(
-        item_id=item.id, state="draft", name=event.get("name"), host=event.get("host"),
-        venue=event.get("venue"), days=[day.isoformat() for day in days],
-        first_day=min(days) if days else None, companies=event.get("companies", []),
-    ))
+def _file_event(session: Session, config: Config, store: DocumentStore, inbound: InboundMessage,
+                analysis: Analysis) -> Event:
+    """Create a draft event from a host's challenge list; staff review it before any notice."""
+    message = analysis.message
+    record = analysis.details.get("event") or {}
+    days = sorted(dt.date.fromisoformat(day) for day in record.get("days", []) if day)
+    document = None
+    for finding in analysis.documents:
+        row = _document_row(store, inbound, None, finding)
+        session.add(row)
+        if finding.role == "challenge_list" and document is None:
+            document = row
+    session.flush()
+    problems = list(record.get("defects") or [])
+    if not days:
+        problems.append("開催日を読み取れませんでした")
+    if document is None or not record:
+        problems.append("参加企業課題一覧（様式3）を読み取れませんでした")
+    event = Event(
+        state="draft", name=record.get("name"), host=record.get("host"), venue=record.get("venue"),
+        days=[day.isoformat() for day in days], first_day=days[0] if days else None,
+        companies=record.get("companies", []), document_id=document.id if document else None,
+        inbound_message_id=inbound.id,
+        sender_address=message.from_.address if message.from_ else None,
+        sender_name=message.from_.name if message.from_ else None,
+        problems=problems,
+        receipt_due_at=clock.now() + dt.timedelta(seconds=config.intake.settle_seconds),
+    )
+    session.add(event)
+    session.flush()
+    session.add(AuditEntry(actor="mailflow", action="event_drafted", source_message_id=message.message_id,
+                           detail={"event_id": event.id, "inbound_id": inbound.id}))
+    logger.info("event drafted event=%s inbound=%s companies=%s", event.id, inbound.id, len(event.companies))
+    return event
 
 
 def _record_bounce(session: Session, analysis: Analysis) -> None:

@@ -221,8 +221,14 @@ def upgrade() -> None:
     sa.Column('first_day', sa.Date(), nullable=True),
     sa.Column('companies', sa.JSON(), nullable=False),
     sa.Column('document_id', sa.Integer(), nullable=True),
+    sa.Column('inbound_message_id', sa.Integer(), nullable=True),
+    sa.Column('sender_address', sa.String(length=320), nullable=True),
+    sa.Column('sender_name', sa.String(length=200), nullable=True),
+    sa.Column('problems', sa.JSON(), nullable=False),
+    sa.Column('receipt_due_at', mailflow.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', mailflow.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['document_id'], ['document.id'], name=op.f('fk_event_document_id_document')),
+    sa.ForeignKeyConstraint(['inbound_message_id'], ['inbound_message.id'], name=op.f('fk_event_inbound_message_id_inbound_message')),
     sa.ForeignKeyConstraint(['item_id'], ['review_item.id'], name=op.f('fk_event_item_id_review_item')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_event'))
     )
