@@ -47,7 +47,7 @@ def add_mentor(sessions: sessionmaker[Session], number: str, expires_on: dt.date
     """Insert an active mentor and return its id."""
     with transaction(sessions) as session:
         mentor = Mentor(
-            registration_number=number,
+            registration_number=values.pop("registration_number", number),
             name=values.pop("name", f"テスト {number}"),
             email=values.pop("email", f"{number.lower()}@example.jp"),
             registered_on=values.pop("registered_on", dt.date(expires_on.year - 4, 4, 1)),

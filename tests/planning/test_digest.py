@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import email
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.clock import TOKYO
