@@ -1,0 +1,92 @@
+"""``mailflow registry`` and ``mailflow doctor`` through the command line, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+from mailflow.cli import main
+
+LIST_CSV = (
+    "登録番号,氏名,メールアドレス,登録日,満了日,状態\r\n"
+    "MM-2024-0001,山田 太郎,taro@example.jp,2024/4/1,2028/3/31,登録中\r\n"
+    "MM-2023-0002,佐藤 花子,hanako@example.jp,2023/6/1,,取り消し（局の判断）\r\n"
+)
+
+
+def cli(config_path: Path, *argv: str) -> int:
+    return main(["--config", str(config_path), *argv])
+
+
+def write_list(tmp_path: Path) -> Path:
+    path = tmp_path / "list.csv"
+    path.write_bytes(LIST_CSV.encode("cp932"))
+    return path
+
+
+def test_import_report(config_path, tmp_path, capsys) -> None:
+    code = cli(config_path, "registry", "import", str(write_list(tmp_path)))
+    assert code == 0
+    assert "2行を取り込みました: 新規 2名、更新 0名、変更なし 0名" in capsys.readouterr().out
+
+
+def test_reimport_report(config_path, tmp_path, capsys) -> None:
+    cli(config_path, "registry", "import", str(write_list(tmp_path)))
+    capsys.readouterr()
+    cli(config_path, "registry", "import", str(write_list(tmp_path)))
+    assert "新規 0名、更新 0名、変更なし 2名" in capsys.readouterr().out
+
+
+def test_import_errors_exit_code(config_path, tmp_path, capsys) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("氏名,登録日,メールアドレス\n山田 太郎,2024/4/31,taro@example.jp\n", encoding="utf-8")
+    code = cli(config_path, "registry", "import", str(path))
+    output = capsys.readouterr().out
+    assert code == 1
+    assert "誤りが 1 か所あるため、何も取り込みませんでした" in output
+    assert "2行目 B列（登録日）: 日付として読めません: '2024/4/31'" in output
+
+
+def test_list_json_status_filter(config_path, tmp_path, capsys) -> None:
+    cli(config_path, "registry", "import", str(write_list(tmp_path)))
+    capsys.readouterr()
+    assert cli(config_path, "registry", "list", "--json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(m["registration_number"], m["expires_on"], m["renewal_deadline"]) for m in listed] == [
+        ("MM-2024-0001", "2028-03-31", "2028-01-31")]
+
+
+def test_list_all_statuses(config_path, tmp_path, capsys) -> None:
+    cli(config_path, "registry", "import", str(write_list(tmp_path)))
+    capsys.readouterr()
+    cli(config_path, "registry", "list", "--status", "all", "--json")
+    assert [m["status"] for m in json.loads(capsys.readouterr().out)] == ["revoked", "active"]
+
+
+def test_show_by_number(config_path, tmp_path, capsys) -> None:
+    cli(config_path, "registry", "import", str(write_list(tmp_path)))
+    capsys.readouterr()
+    assert cli(config_path, "registry", "show", "mm-2024-0001", "--json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["name"] == "山田 太郎"
+    assert [entry["action"] for entry in shown["history"]] == ["imported"]
+
+
+def test_show_unknown(config_path, capsys) -> None:
+    assert cli(config_path, "registry", "show", "MM-1999-0001") == 1
+    assert "見つかりません" in capsys.readouterr().err
+
+
+def test_export_file(config_path, tmp_path, capsys) -> None:
+    cli(config_path, "registry", "import", str(write_list(tmp_path)))
+    capsys.readouterr()
+    target = tmp_path / "out" / "registry.xlsx"
+    assert cli(config_path, "registry", "export", str(target)) == 0
+    assert target.is_file()
+    assert os.stat(target).st_mode & 0o077 == 0
+
+
+def test_export_needs_xlsx(config_path, tmp_path, capsys) -> None:
+    assert cli(config_path, "registry", "export", str(tmp_path / "registry.csv")) == 2
