@@ -49,7 +49,7 @@ def file_analysis(session: Session, config: Config, store: DocumentStore, inboun
     if analysis.decision == "bounce":
         _record_bounce(session, analysis)
         return FilingResult(item=None, folder="auto")
-    if analysis.decision == "ignore_auto_reply" or analysis.kind in ("auto_reply", "own_mail"):
+    if analysis.decision == "ignore_auto_reply":
         return FilingResult(item=None, folder="auto")
     if analysis.kind == "staff_reply":
         # Staff replies are applied by the command stage, which reads the stored message.
