@@ -8,6 +8,7 @@ The exit code is 0 only when every check passes.
 from __future__ import annotations
 
 import argparse
+import calendar as month_calendar
 import datetime as dt
 import json
 import stat
@@ -26,8 +27,9 @@ from mailflow.db.session import make_engine
 from mailflow.errors import MailflowError
 from mailflow.planning.schedule import load_renewal_rules
 
-# Reminders are planned up to a year and a half ahead of a deadline, and jpholiday learns
-# of new holidays only with a release, so the calendar must reach this far.
+# The reminder planner looks at periods expiring up to about 15 months ahead (the largest
+# offset of 365 days before a deadline two months before expiry). jpholiday learns of new
+# holidays only with a release, so 18 months leave a margin for a late upgrade.
 REQUIRED_COVERAGE_MONTHS = 18
 DATA_DIR_MODE = 0o700
 FAILED = 1
@@ -55,12 +57,8 @@ def add_months(day: dt.date, months: int) -> dt.date:
     """Return the same day ``months`` later, or the month's last day when it has no such day."""
     index = day.year * 12 + day.month - 1 + months
     year, month = divmod(index, 12)
-    for candidate in range(day.day, 0, -1):
-        try:
-            return dt.date(year, month + 1, candidate)
-        except ValueError:
-            continue
-    raise AssertionError("every month has a first day")
+    last_day = month_calendar.monthrange(year, month + 1)[1]
+    return dt.date(year, month + 1, min(day.day, last_day))
 
 
 def check_holidays(config: Config) -> Check:
