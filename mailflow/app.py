@@ -26,6 +26,8 @@ from mailflow.outbound.sender import Sender, SendStats
 from mailflow.outbound.templates import Renderer
 from mailflow.planning.receipts import plan_event_receipts, plan_receipts
 from mailflow.review.filing import file_analysis
+from mailflow.review.notify import plan_staff_notifications
+from mailflow.review.replies import handle_staff_reply
 from mailflow.storage import DocumentStore, decrypt_blob, encrypt_blob, load_key
 
 logger = logging.getLogger(__name__)
@@ -176,6 +178,8 @@ class App:
         inbound.state = "auto" if result.folder == "auto" else "processed"
         inbound.folder = result.folder
         inbound.processed_at = clock.now()
+        if analysis.kind == "staff_reply":
+            handle_staff_reply(session, self, inbound, analysis)
         if result.item is not None:
             stats.items.add(result.item.id)
         if analysis.remove_parts:
@@ -212,7 +216,9 @@ class App:
         """Run every planner once; ``flush`` ends settle windows early (used by ``--once``)."""
         with transaction(self.sessions) as session:
             planned = plan_receipts(session, self.config, self.renderer, flush=flush)
-            return planned + plan_event_receipts(session, self.config, self.renderer, flush=flush)
+            planned += plan_event_receipts(session, self.config, self.renderer, flush=flush)
+            planned += plan_staff_notifications(session, self, flush=flush)
+            return planned
 
     def send(self) -> SendStats:
         return self.sender.run_once()

@@ -16,8 +16,6 @@ from mailflow.db.session import transaction
 from mailflow.intake.parse import parse_message
 from mailflow.registry.period import PeriodSettings, registration_period
 from mailflow.review.mailings import japanese_date
-from mailflow.review.notify import plan_staff_notifications
-from mailflow.review.replies import handle_staff_reply
 from tests.conftest import SAMPLE
 from tests.mailbox.conftest import imap_config, imap_server  # noqa: F401  (fixture)
 from tests.review.builders import AUTHSERV_ID, PASS, STAFF, STAFF_LIST, staff_reply
@@ -25,23 +23,6 @@ from tests.review.builders import AUTHSERV_ID, PASS, STAFF, STAFF_LIST, staff_re
 pytestmark = pytest.mark.integration
 
 APPLICATION = "01-registration-complete"
-
-
-class WiredApp(App):
-    """App with the staff-reply handler and the notification planner called where app.py should call them.
-
-    NOTE: App does not call them yet; once it does, this test should use App itself.
-    """
-
-    def _file(self, session, inbound, analysis, error, stats) -> None:
-        super()._file(session, inbound, analysis, error, stats)
-        if analysis is not None and analysis.kind == "staff_reply" and inbound.state == "processed":
-            handle_staff_reply(session, self, inbound, analysis)
-
-    def plan(self, flush: bool = False) -> int:
-        planned = super().plan(flush)
-        with transaction(self.sessions) as session:
-            return planned + plan_staff_notifications(session, self, flush=flush)
 
 
 def _config(tmp_path, imap, smtp) -> Config:
@@ -68,7 +49,7 @@ def _sent_to(smtp, address: str):
 def test_reply_approves_application(tmp_path, imap_server, smtp_server):  # noqa: F811
     expected = json.loads((SAMPLE / "mailbox" / f"{APPLICATION}.json").read_text(encoding="utf-8"))
     applicant = expected["from"]["email"]
-    app = WiredApp(_config(tmp_path, imap_server, smtp_server))
+    app = App(_config(tmp_path, imap_server, smtp_server))
     try:
         imap_server.append("intake", "INBOX", (SAMPLE / "mailbox" / f"{APPLICATION}.eml").read_bytes())
         app.run_once()
