@@ -73,7 +73,8 @@ class ImapSource:
     would also remove mail that a person flagged ``\\Deleted``.
 
     A lost connection is reopened with exponential backoff up to
-    ``reconnect_max_seconds``, for as long as it takes or until :meth:`interrupt`.
+    ``reconnect_max_seconds``, for as long as it takes or until :meth:`interrupt`. The
+    first operation connects in the same way when :meth:`connect` was not called.
     """
 
     name = "imap"

@@ -109,7 +109,12 @@ class MaildirSource:
         self._interrupted.set()
 
     def fetch_new(self, limit: int | None = None) -> Iterator[FetchedMail]:
-        """Yield mail in ``new/`` and ``cur/`` (except HANDLED_FLAG), oldest mtime first."""
+        """Yield mail in ``new/`` and ``cur/`` (except HANDLED_FLAG), oldest mtime first.
+
+        Connects first when :meth:`connect` was not called yet.
+        """
+        if not self._folders:
+            self.connect()
         self._take_baseline()
         entries = sorted(self._scan())
         if limit is not None:
@@ -188,7 +193,7 @@ class MaildirSource:
 
     def _folder_path(self, folder: Folder) -> Path:
         if not self._folders:
-            raise MailboxError("Maildir に接続していません（connect() を先に呼んでください）")
+            self.connect()
         return self._folders[folder]
 
     def _scan(self) -> Iterator[tuple[int, Path, str]]:

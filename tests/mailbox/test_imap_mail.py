@@ -12,8 +12,8 @@ import logging
 import pytest
 
 from mailflow.mailbox.base import Folder, MailboxError
-from mailflow.mailbox.imap import StaleUidValidityError
-from tests.mailbox.conftest import connected, sample_mail
+from mailflow.mailbox.imap import ImapSource, StaleUidValidityError
+from tests.mailbox.conftest import connected, imap_config, sample_mail
 
 pytestmark = pytest.mark.integration
 
@@ -263,3 +263,13 @@ def test_move_with_stale_uidvalidity_rejected(imap_server, open_sources):
 
     with pytest.raises(StaleUidValidityError):
         source.move(mail, Folder.PROCESSED)
+
+
+def test_fetch_connects_when_needed(imap_server, open_sources):
+    source = ImapSource(imap_config(imap_server))
+    open_sources.append(source)
+    imap_server.append("intake", "INBOX", sample_mail(FIRST))
+
+    mails = list(source.fetch_new())
+
+    assert [mail.raw for mail in mails] == [sample_mail(FIRST)]

@@ -86,6 +86,13 @@ def test_connect_twice_keeps_mail(source, maildir):
     assert [path.name for path in files_named(maildir / ".mailflow.processed", key)] == [key]
 
 
+def test_fetch_connects_when_needed(maildir):
+    lazy = MaildirSource(maildir)
+
+    assert list(lazy.fetch_new()) == []
+    assert (maildir / ".mailflow.processed" / "new").is_dir()
+
+
 def test_fetch_reads_new_and_cur(source, maildir):
     deliver(maildir, sample_mail(FIRST))
     deliver(maildir, sample_mail(SECOND), subdir="cur", flags="S")
