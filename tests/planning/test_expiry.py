@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -179,3 +180,24 @@ def test_lease_released_after_run(sessions, config) -> None:
     expire(sessions, config, "2027-04-01 00:10")
     with transaction(sessions) as session:
         assert session.get(Lease, LEASE_NAME) is None
+
+
+def test_two_daemons_revoke_once(sessions, config) -> None:
+    mentors = [add_mentor(sessions, f"MM-{index}", EXPIRES) for index in range(10)]
+    start = threading.Barrier(2)
+    outcomes = []
+
+    def daemon(holder: str) -> None:
+        start.wait()
+        outcomes.append(expire(sessions, config, "2027-04-01 00:10", holder))
+
+    threads = [threading.Thread(target=daemon, args=(f"daemon-{index}",)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with transaction(sessions) as session:
+        history = session.scalars(select(MentorHistory.mentor_id).order_by(MentorHistory.mentor_id)).all()
+    assert sorted(mentor for outcome in outcomes for mentor in outcome.revoked) == mentors
+    assert history == mentors
+    assert len([key for key in outbox(sessions) if key.startswith("revocation-notice:")]) == len(mentors)

@@ -6,12 +6,15 @@ import datetime as dt
 import threading
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow import clock, jobs
 from mailflow.clock import TOKYO
 from mailflow.config import Config
+from mailflow.db.models import Outbox
+from mailflow.db.session import transaction
 from mailflow.outbound.templates import Renderer
 from mailflow.scheduling import build_scheduler, next_fire_times
 from tests.planning.database import add_mentor
@@ -96,3 +99,24 @@ def test_stopping_daemon_skips_job() -> None:
     stopping.set()
     guarded = jobs._guarded("never", stopping, lambda now: "ran")
     assert guarded(REFERENCE) is None
+
+
+def test_two_daemons_plan_once(sessions, config, monkeypatch) -> None:
+    monkeypatch.setattr(jobs, "JOB_RETRY_SECONDS", 0)
+    mentors = [add_mentor(sessions, f"MM-{index}", dt.date(2027, 3, 31)) for index in range(10)]
+    contexts = [jobs.JobContext.load(config, sessions, Renderer(config.templates_dir)) for _ in range(2)]
+    start = threading.Barrier(2)
+
+    def daemon(context: jobs.JobContext) -> None:
+        start.wait()
+        jobs._guarded("reminders", threading.Event(), lambda now: jobs.run_reminders(context, now))(
+            tokyo("2026-11-02 09:00"))
+
+    threads = [threading.Thread(target=daemon, args=(context,)) for context in contexts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with transaction(sessions) as session:
+        planned = session.scalars(select(Outbox.mentor_id).order_by(Outbox.mentor_id)).all()
+    assert planned == mentors
