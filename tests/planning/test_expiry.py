@@ -100,6 +100,7 @@ def test_revocation_notice_planned(sessions, config) -> None:
     assert notice.kind == "revocation_notice"
     assert notice.recipients == ["mentor@example.jp"]
     assert notice.due_at == tokyo("2027-04-01 09:00")
+    assert notice.subject == "【関東経済産業局】マネジメントメンター登録の取り消しについて"
 
 
 def test_late_run_notice_due_now(sessions, config) -> None:
