@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import sys
 from pathlib import Path
 
 
 from mailflow.cli import main
+from mailflow.commands.registry import ProgressBar
 
 LIST_CSV = (
     "登録番号,氏名,メールアドレス,登録日,満了日,状態\r\n"
@@ -90,3 +93,27 @@ def test_export_file(config_path, tmp_path, capsys) -> None:
 
 def test_export_needs_xlsx(config_path, tmp_path, capsys) -> None:
     assert cli(config_path, "registry", "export", str(tmp_path / "registry.csv")) == 2
+
+
+class Terminal(io.StringIO):
+    """A stand-in for stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_terminal(monkeypatch) -> None:
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    bar = ProgressBar("取り込み中")
+    bar.update(1, 2)
+    bar.update(2, 2)
+    assert terminal.getvalue() == ("\r取り込み中 [" + "#" * 15 + "." * 15 + "] 1/2"
+                                   "\r取り込み中 [" + "#" * 30 + "] 2/2\n")
+
+
+def test_progress_bar_silent_in_pipe(monkeypatch) -> None:
+    pipe = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", pipe)
+    ProgressBar("取り込み中").update(1, 2)
+    assert pipe.getvalue() == ""
