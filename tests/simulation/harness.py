@@ -104,6 +104,8 @@ class Simulation:
     scheduler: BackgroundScheduler | None = None
     finished: int = 0
     errors: list[str] = field(default_factory=list)
+    # (job id, simulated time of the run) of every job run, in order.
+    runs: list[tuple[str, dt.datetime]] = field(default_factory=list)
     error_log: ErrorLog = field(default_factory=ErrorLog)
     condition: threading.Condition = field(default_factory=threading.Condition)
 
@@ -123,6 +125,11 @@ class Simulation:
         assert self.scheduler is not None
         self.scheduler.shutdown(wait=True)
         self.scheduler = None
+
+    def suspend_until(self, moment: dt.datetime) -> None:
+        """Move the clock to ``moment`` with the scheduler running but unable to fire, as when the
+        process or its machine is suspended; each job late by then runs once, coalesced."""
+        self._fire(moment)
 
     def run_until(self, end: dt.datetime, actions: list[tuple[dt.datetime, Callable[[], None]]]) -> None:
         """Fire every job due up to ``end``, running each action at its time between the steps."""
@@ -165,6 +172,7 @@ class Simulation:
         with self.condition:
             if event.code != EVENT_JOB_EXECUTED:
                 self.errors.append(f"{event.job_id} at {event.scheduled_run_time}: {event.exception!r}")
+            self.runs.append((event.job_id, self.time.current))
             self.finished += 1
             self.condition.notify_all()
 

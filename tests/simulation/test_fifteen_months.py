@@ -22,6 +22,8 @@ Deadline 2027-01-31 (Sunday): 90 days before is Mon 2026-11-02, 60 is Wed 2026-1
 The daemon stops on Mon 2026-12-28 12:00 and starts again on Mon 2027-01-04 12:00, so
 A's reminder of 2026-12-31 goes out at the restart. C's is skipped, because C's
 application was open on 2026-12-31; after the rejection C gets the 14- and 0-day ones.
+Later the process is suspended from Mon 2027-11-29 12:00 to Mon 2027-12-06 12:00, so D's
+reminder of 2027-12-02 goes out once when it resumes.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ START = tokyo("2026-10-01 08:00")
 END = tokyo("2027-12-31 23:59")
 DOWN_AT = tokyo("2026-12-28 12:00")
 UP_AT = tokyo("2027-01-04 12:00")
+SUSPENDED_AT = tokyo("2027-11-29 12:00")
+RESUMED_AT = tokyo("2027-12-06 12:00")
 
 # (mentor, outbox key suffix, Tokyo time the mail went out). The key's mentor id is filled in.
 EXPECTED_MENTOR_MAIL = [
@@ -75,7 +79,7 @@ EXPECTED_MENTOR_MAIL = [
     ("A", "revocation-notice:{id}:2027-03-31", "2027-04-01 09:00"),
     ("C", "revocation-notice:{id}:2027-03-31", "2027-04-01 09:00"),
     ("D", "renewal-reminder:{id}:2028-03-31:90", "2027-11-02 09:00"),
-    ("D", "renewal-reminder:{id}:2028-03-31:60", "2027-12-02 09:00"),
+    ("D", "renewal-reminder:{id}:2028-03-31:60", "2027-12-06 12:00"),
     ("D", "renewal-reminder:{id}:2028-03-31:30", "2027-12-31 09:00"),
 ]
 
@@ -109,6 +113,7 @@ class Outcome:
     reasons: dict[str, str | None]
     pending: list[str]
     utc_offset_seconds: int
+    runs: list[tuple[str, dt.datetime]]
 
 
 @contextmanager
@@ -150,13 +155,13 @@ def simulate(url: str, data_dir: Path) -> Outcome:
             sender.close()
             clock.set_now(None)
     try:
-        return collect_outcome(sessions, ids, transport.sent, utc_offset)
+        return collect_outcome(sessions, ids, transport.sent, utc_offset, simulation.runs)
     finally:
         engine.dispose()
 
 
 def collect_outcome(sessions: sessionmaker[Session], ids: dict[str, int], sent: list[Sent],
-                    utc_offset: int) -> Outcome:
+                    utc_offset: int, runs: list[tuple[str, dt.datetime]]) -> Outcome:
     with transaction(sessions) as session:
         mentors = {name: session.get(Mentor, mentor_id) for name, mentor_id in ids.items()}
         revoked = {name: mentor for name, mentor in mentors.items() if mentor.status == "revoked"}
@@ -171,6 +176,7 @@ def collect_outcome(sessions: sessionmaker[Session], ids: dict[str, int], sent: 
             reasons={name: mentor.status_reason for name, mentor in revoked.items()},
             pending=list(session.scalars(select(Outbox.key).where(Outbox.status == "pending"))),
             utc_offset_seconds=utc_offset,
+            runs=runs,
         )
 
 
@@ -228,6 +234,7 @@ def staff_actions(sessions: sessionmaker[Session], ids: dict[str, int],
         (DOWN_AT, simulation.stop_daemon),
         (UP_AT, restart),
         (tokyo("2027-01-06 15:00"), decide("C", "rejected")),
+        (SUSPENDED_AT, lambda: simulation.suspend_until(RESUMED_AT)),
     ]
 
 
@@ -278,6 +285,18 @@ def test_simulation_revocation_time(outcome: Outcome) -> None:
 
 def test_simulation_revocation_reason(outcome: Outcome) -> None:
     assert outcome.reasons == {"A": "not_renewed", "C": "not_renewed"}
+
+
+def test_simulation_restart_runs_once(outcome: Outcome) -> None:
+    # A restarted daemon runs each job once at start-up.
+    assert sorted(job for job, at in outcome.runs if at == UP_AT) == sorted(
+        [jobs.REMINDERS_JOB, jobs.EXPIRY_JOB, jobs.DIGEST_JOB])
+
+
+def test_simulation_resume_runs_once(outcome: Outcome) -> None:
+    # A week of suspension misses seven runs of each daily job; each runs once on resuming.
+    assert sorted(job for job, at in outcome.runs if at == RESUMED_AT) == sorted(
+        [jobs.REMINDERS_JOB, jobs.EXPIRY_JOB, jobs.DIGEST_JOB])
 
 
 def test_simulation_nothing_pending(outcome: Outcome) -> None:
