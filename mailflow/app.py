@@ -80,6 +80,12 @@ class App:
             self._sender = Sender(self.config, self.sessions)
         return self._sender
 
+    def interrupt_source(self) -> None:
+        """Wake a watcher blocked in the mailbox (IDLE or reconnect backoff); thread-safe."""
+        interrupt = getattr(self._source, "interrupt", None)
+        if interrupt is not None:
+            interrupt()
+
     def close(self) -> None:
         if self._sender is not None:
             self._sender.close()

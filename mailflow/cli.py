@@ -30,8 +30,10 @@ def find_config(explicit: str | None) -> Path | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mailflow import cli_text
     from mailflow.commands import register_all
 
+    cli_text.install()
     parser = argparse.ArgumentParser(
         prog="mailflow",
         description="マネジメントメンター登録の受付メールを処理するデーモンと管理コマンドです。",

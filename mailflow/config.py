@@ -33,7 +33,7 @@ class ImapConfig:
     port: int = 993
     security: str = "ssl"  # ssl | starttls | plain (plain only to a loopback host)
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     password_file: str = ""
     oauth2_command: str = ""  # prints an OAuth2 access token; then XOAUTH2 is used
     inbox: str = "INBOX"
@@ -62,7 +62,7 @@ class SmtpConfig:
     port: int = 587
     security: str = "starttls"  # starttls | ssl | plain (plain only to a loopback host)
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     password_file: str = ""
     oauth2_command: str = ""
     auth: str = "auto"  # auto | plain | login | xoauth2 | none

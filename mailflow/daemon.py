@@ -32,6 +32,8 @@ class Daemon:
         if not self.stopping.is_set():
             logger.info("daemon stopping")
         self.stopping.set()
+        # Ends a reconnect backoff or an IDLE wait at once instead of at the join timeout.
+        self.app.interrupt_source()
 
     def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGTERM, self.stop)
