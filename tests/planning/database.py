@@ -7,7 +7,8 @@ goes with a model change; tests/db checks that the migrations match the models.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,32 @@ def config(tmp_path: Path) -> Config:
     config.paths.data_dir = str(tmp_path / "data")
     config.bureau.staff_addresses = [STAFF_ADDRESS]
     return config
+
+
+def run_together(*calls: Callable[[], object]) -> list[object]:
+    """Run ``calls`` in threads released at the same moment, as several daemons would; return their results.
+
+    An exception in any call is raised again here, after every thread has ended.
+    """
+    start = threading.Barrier(len(calls))
+    results: list[object] = [None] * len(calls)
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        start.wait()
+        try:
+            results[index] = calls[index]()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 def add_mentor(sessions: sessionmaker[Session], number: str, expires_on: dt.date, **values) -> int:

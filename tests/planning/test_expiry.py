@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,7 +23,7 @@ from mailflow.planning.expiry import (
     notice_key,
     revoke_expired,
 )
-from tests.planning.database import add_mentor
+from tests.planning.database import add_mentor, run_together
 
 EXPIRES = dt.date(2027, 3, 31)
 NOTICE_TIME = dt.time(9, 0)
@@ -185,18 +184,8 @@ def test_lease_released_after_run(sessions, config) -> None:
 
 def test_two_daemons_revoke_once(sessions, config) -> None:
     mentors = [add_mentor(sessions, f"MM-{index}", EXPIRES) for index in range(10)]
-    start = threading.Barrier(2)
-    outcomes = []
-
-    def daemon(holder: str) -> None:
-        start.wait()
-        outcomes.append(expire(sessions, config, "2027-04-01 00:10", holder))
-
-    threads = [threading.Thread(target=daemon, args=(f"daemon-{index}",)) for index in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = run_together(*[lambda holder=holder: expire(sessions, config, "2027-04-01 00:10", holder)
+                               for holder in ("daemon-1", "daemon-2")])
     with transaction(sessions) as session:
         history = session.scalars(select(MentorHistory.mentor_id).order_by(MentorHistory.mentor_id)).all()
     assert sorted(mentor for outcome in outcomes for mentor in outcome.revoked) == mentors

@@ -17,7 +17,7 @@ from mailflow.db.models import Outbox
 from mailflow.db.session import transaction
 from mailflow.outbound.templates import Renderer
 from mailflow.scheduling import build_scheduler, next_fire_times
-from tests.planning.database import add_mentor
+from tests.planning.database import add_mentor, run_together
 
 # From Friday 2027-04-30 12:00 the weekend follows, then the Golden Week holidays from
 # Monday 05-03 (憲法記念日) to Wednesday 05-05 (こどもの日). So the first weekday 09:00
@@ -105,18 +105,9 @@ def test_two_daemons_plan_once(sessions, config, monkeypatch) -> None:
     monkeypatch.setattr(jobs, "JOB_RETRY_SECONDS", 0)
     mentors = [add_mentor(sessions, f"MM-{index}", dt.date(2027, 3, 31)) for index in range(10)]
     contexts = [jobs.JobContext.load(config, sessions, Renderer(config.templates_dir)) for _ in range(2)]
-    start = threading.Barrier(2)
-
-    def daemon(context: jobs.JobContext) -> None:
-        start.wait()
-        jobs._guarded("reminders", threading.Event(), lambda now: jobs.run_reminders(context, now))(
-            tokyo("2026-11-02 09:00"))
-
-    threads = [threading.Thread(target=daemon, args=(context,)) for context in contexts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    guarded = [jobs._guarded("reminders", threading.Event(), lambda now, c=context: jobs.run_reminders(c, now))
+               for context in contexts]
+    run_together(*[lambda job=job: job(tokyo("2026-11-02 09:00")) for job in guarded])
     with transaction(sessions) as session:
         planned = session.scalars(select(Outbox.mentor_id).order_by(Outbox.mentor_id)).all()
     assert planned == mentors
