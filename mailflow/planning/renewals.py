@@ -149,7 +149,7 @@ def plan_renewal_reminders(
         )
         .order_by(Mentor.id)
     ))
-    # Every candidate expires after today, so every window starts after this day.
+    # Every candidate expires today or later, so no window starts before this day.
     since = application_window_start(today)
     applications = applications_by_mentor(session, [mentor.id for mentor in mentors], since)
     for mentor in mentors:
@@ -166,7 +166,9 @@ def plan_renewal_reminders(
             continue
         if not mentor.email:
             stats.no_email += 1
-            logger.warning("renewal reminder skipped mentor=%s reason=no_email", mentor.id)
+            # The same reminder stays due until the next one, so warn on its own day only.
+            level = logging.WARNING if reminder.send_on == today else logging.DEBUG
+            logger.log(level, "renewal reminder skipped mentor=%s offset=%d reason=no_email", mentor.id, reminder.offset)
             continue
         if _plan_one(session, config, renderer, mentor, reminder, today):
             stats.planned += 1
