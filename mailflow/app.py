@@ -17,7 +17,7 @@ from mailflow.config import Config
 from mailflow.db import migrate
 from mailflow.db.models import AuditEntry, InboundMessage
 from mailflow.db.session import make_engine, make_session_factory, transaction
-from mailflow.intake.analyze import IntakeRules, analyze, load_intake_rules
+from mailflow.intake.analyze import IntakeRules, analyze, load_intake_rules, mask_unanalysed
 from mailflow.intake.findings import Analysis
 from mailflow.mailbox import ledger
 from mailflow.mailbox.base import FetchedMail, Folder, MailboxSource
@@ -143,6 +143,11 @@ class App:
 
     def _store(self, session: Session, mail: FetchedMail, analysis: Analysis | None, error: str | None) -> InboundMessage:
         raw = analysis.stored_raw if analysis is not None and analysis.stored_raw is not None else mail.raw
+        masked_parts = list(analysis.masked_parts) if analysis is not None else []
+        if analysis is None:
+            unanalysed = mask_unanalysed(mail.raw)
+            if unanalysed is not None:
+                raw, masked_parts = unanalysed.raw, list(unanalysed.parts)
         message = analysis.message if analysis is not None else None
         inbound = InboundMessage(
             source=self.source.name,
@@ -150,7 +155,7 @@ class App:
             raw_sha256=ledger.digest(mail.raw),
             raw=encrypt_blob(raw, self.key) if self.key else raw,
             raw_encrypted=self.key is not None,
-            redacted=analysis is not None and analysis.stored_raw is not None,
+            redacted=raw is not mail.raw,
             size=len(mail.raw),
             sender_address=message.from_.address if message and message.from_ else None,
             subject=message.subject if message else None,
@@ -165,6 +170,10 @@ class App:
         )
         session.add(inbound)
         session.flush()
+        if masked_parts:
+            session.add(AuditEntry(actor="mailflow", action="text_masked", source_message_id=inbound.message_id,
+                                   detail={"inbound_id": inbound.id, "parts": masked_parts,
+                                           "masked": analysis.masked_for if analysis else ["individual_number"]}))
         return inbound
 
     def _file(self, session: Session, inbound: InboundMessage, analysis: Analysis | None, error: str | None,

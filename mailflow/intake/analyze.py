@@ -18,11 +18,12 @@ from mailflow.intake.documents import read_document
 from mailflow.intake.findings import Analysis, DocumentFinding, Warning
 from mailflow.intake.forms.eligibility import EligibilityRules, check_eligibility, load_eligibility_rules
 from mailflow.intake.forms.registration import RegistrationRecord
+from mailflow.intake.masking import mask_password_notice
 from mailflow.intake.message import Attachment, Message
 from mailflow.intake.parse import parse_message
 from mailflow.intake.privacy import find_individual_numbers, mask_individual_numbers
 from mailflow.intake.quoting import strip_quotes
-from mailflow.intake.redact import remove_parts
+from mailflow.intake.redact import MaskedCopy, mask_message_text, remove_parts
 
 logger = logging.getLogger(__name__)
 
@@ -51,13 +52,37 @@ def load_intake_rules(rules_dir: Path) -> IntakeRules:
 def analyze(raw: bytes, rules: IntakeRules) -> Analysis:
     """Parse and judge ``raw``; returns the Analysis the review stage files.
 
-    Never raises on malformed mail (the parser reports defects instead); a programming
-    error does raise, and the caller quarantines the message with the reason.
+    ``Analysis.stored_raw`` is set when the copy to keep differs from ``raw``: documents
+    with an individual number removed, and individual numbers written in the text (or,
+    in a password notice, the password) masked. Never raises on malformed mail (the
+    parser reports defects instead); a programming error does raise, and the caller
+    quarantines the message with the reason.
     """
+    analysis, password_notice = _judge(raw, rules)
+    _mask_stored_text(analysis, raw, password_notice)
+    return analysis
+
+
+def mask_unanalysed(raw: bytes) -> MaskedCopy | None:
+    """Return ``raw`` with individual numbers in its text masked, for a message that could not be analysed.
+
+    Returns None when nothing was masked or masking failed too, so that the caller keeps
+    ``raw``. Never raises.
+    """
+    try:
+        masked = mask_message_text(raw, mask_individual_numbers)
+    except Exception as exc:  # the message already broke analysis; keep it as it came
+        logger.warning("masking an unanalysed message failed error=%s", type(exc).__name__)
+        return None
+    return masked if masked.parts else None
+
+
+def _judge(raw: bytes, rules: IntakeRules) -> tuple[Analysis, bool]:
+    """Return the analysis of ``raw`` and whether the message is a password notice."""
     message = parse_message(raw)
     screened = screen_message(message, rules.messages)
     if screened is not None:
-        return _from_classification(message, screened)
+        return _from_classification(message, screened), False
 
     own_text = strip_quotes(message.body_text)
     findings = [read_document(attachment, rules.attachments, own_text) for attachment in leaf_documents(message)]
@@ -67,8 +92,9 @@ def analyze(raw: bytes, rules: IntakeRules) -> Analysis:
                                       form_application_type=form.get("application_type") if form else None)
     analysis = _from_classification(message, classification)
     analysis.documents = findings
+    password_notice = "password_notice" in classification.matched_rules
     if classification.kind == "staff_reply":
-        return analysis
+        return analysis, password_notice
 
     analysis.form = form
     _check_documents(analysis, findings)
@@ -77,7 +103,30 @@ def analyze(raw: bytes, rules: IntakeRules) -> Analysis:
     _collect_details(analysis)
     if analysis.remove_parts:
         analysis.stored_raw = remove_parts(raw, analysis.remove_parts, REMOVED_NOTE)
-    return analysis
+    return analysis, password_notice
+
+
+def _mask_stored_text(analysis: Analysis, raw: bytes, password_notice: bool) -> None:
+    """Mask individual numbers (and a password notice's password) in the copy that is kept.
+
+    The masked Subject replaces ``message.subject``, which is stored as a column, and the
+    kept body text is masked the same way. ``masked_for`` lists what was found.
+    """
+    stored = analysis.stored_raw if analysis.stored_raw is not None else raw
+    maskers = [("individual_number", mask_individual_numbers)]
+    if password_notice:
+        maskers.append(("password", mask_password_notice))
+    for reason, masker in maskers:
+        masked = mask_message_text(stored, masker)
+        if masked.parts:
+            stored = masked.raw
+            analysis.masked_parts = list(dict.fromkeys([*analysis.masked_parts, *masked.parts]))
+            analysis.masked_for.append(reason)
+        analysis.message.subject = masker(analysis.message.subject)
+        if "body_text" in analysis.details:
+            analysis.details["body_text"] = masker(analysis.details["body_text"])
+    if analysis.masked_parts:
+        analysis.stored_raw = stored
 
 
 def leaf_documents(message: Message) -> list[Attachment]:
@@ -168,7 +217,11 @@ def _check_body(analysis: Analysis, rules: MessageRules) -> None:
 
 
 def _collect_details(analysis: Analysis) -> None:
-    from mailflow.intake.notices import find_registration_number, parse_change_notice, parse_withdrawal
+    from mailflow.intake.notices import (
+        find_registration_number,
+        parse_change_notice,
+        parse_withdrawal,
+    )
 
     message = analysis.message
     own_text = strip_quotes(message.body_text)

@@ -60,8 +60,11 @@ class Analysis:
     """Everything intake decided about one message.
 
     ``decision`` is process | ignore_auto_reply | bounce | manual_review.
-    ``remove_parts`` lists MIME part ids that must not be kept (individual numbers), and
-    ``stored_raw`` is then the raw message without them, the only copy that is kept.
+    ``remove_parts`` lists MIME part ids that must not be kept (individual numbers).
+    ``masked_parts`` lists the text parts and Subject fields (``"HEADER"``) whose words
+    were masked, and ``masked_for`` why (``individual_number``, ``password``).
+    ``stored_raw`` is set when either list is not empty: the raw message without those
+    parts and words, the only copy that is kept.
     ``quarantine_reason`` is set when the message cannot be filed at all.
     """
 
@@ -76,6 +79,8 @@ class Analysis:
     manual_checks: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     remove_parts: list[str] = field(default_factory=list)
+    masked_parts: list[str] = field(default_factory=list)
+    masked_for: list[str] = field(default_factory=list)
     encrypted_parts: list[str] = field(default_factory=list)
     quarantine_reason: str | None = None
     needs_attention: list[str] = field(default_factory=list)

@@ -1,58 +1,56 @@
-"""Replace MIME parts of a raw message by a short notice, leaving every other byte as it was.
+"""Rewrite a raw message for storage: remove whole MIME parts, or mask words in its text.
 
 A message found to carry an individual number is replaced, in the store and in the
-mailbox, by a copy without the document. The copy keeps the headers, the other parts,
-the boundaries, the preamble and the epilogue byte for byte, so signatures over other
-parts and the staff's view of the mail stay the same.
+mailbox, by a copy without the document (:func:`remove_parts`), and a number or a
+password written in the text is masked (:func:`mask_text_parts`). The copy keeps the
+headers, the other parts, the boundaries, the preamble and the epilogue byte for byte,
+so signatures over other parts and the staff's view of the mail stay the same.
 
-Part ids are IMAP section numbers (RFC 3501, 6.4.5), as the parser assigns them. The
-parts of a multipart are 1, 2, …, and the parts of a nested multipart 2 are 2.1, 2.2, ….
-The parts of a forwarded message/rfc822 part 3 are 3.1, 3.2, …, or 3.1 alone when its
-body is not multipart. The body of a message that is not multipart is 1. A container member id such as
-``2/書類.zip/申込書.xlsx`` names the MIME part before the first ``/``, and that whole part
-is replaced, because a zip cannot be rewritten without the member.
+Part ids are IMAP section numbers, as :mod:`mailflow.intake.mime_entities` describes. A
+container member id such as ``2/書類.zip/申込書.xlsx`` names the MIME part before the
+first ``/``, and that whole part is replaced, because a zip cannot be rewritten without
+the member.
 """
 
 from __future__ import annotations
 
 import base64
-import email
-import email.policy
+import email.header
 import hashlib
 import logging
 import re
-from dataclasses import dataclass, field
-from email.parser import BytesHeaderParser
+from dataclasses import dataclass
 
 from mailflow.errors import MailflowError
+from mailflow.intake.charset import decode_bytes, html_meta_charset
+from mailflow.intake.headers import decode_header_value
+from mailflow.intake.masking import Masker, declare_utf8, mask_html
+from mailflow.intake.mime_entities import (
+    MAX_NESTING,
+    Entity,
+    decoded_body,
+    entity_headers,
+    index_entities,
+    line_separator,
+    message_roots,
+    non_content_fields,
+    outermost,
+    parse_entities,
+    splice,
+)
 from mailflow.intake.privacy import mask_individual_numbers
+from mailflow.intake.transfer import decode_transfer
 
 logger = logging.getLogger(__name__)
 
-_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 _CONTENT_TYPE_TOKEN = re.compile(r"[^a-z0-9!#$&^_.+\-/]")
-_ENCODED_MESSAGE_CTES = ("base64", "quoted-printable")
-# Entities nested deeper are not split further. The parser stops at 100 multipart
-# levels, so every part id it assigns is within reach, and recursion stays bounded.
-MAX_NESTING = 200
+_CHARSET_PARAMETER = re.compile(rb"""(;\s*charset\s*=\s*)("[^"]*"|[^;\s]*)""", re.IGNORECASE)
+REMOVED_PART_HEADER = "X-Mailflow-Removed-Part"
+TEXT_TYPES = ("text/plain", "text/html")
 
 
 class RedactError(MailflowError):
     """A part to remove was not found in the message, so nothing was removed."""
-
-
-@dataclass
-class _Entity:
-    """A MIME entity located in the raw bytes: ``raw[start:end]`` with its body at ``body_start``."""
-
-    part_id: str
-    start: int
-    body_start: int
-    end: int
-    content_type: str
-    message_root: bool = False
-    opaque_message: bool = False
-    children: list[_Entity] = field(default_factory=list)
 
 
 def remove_parts(raw: bytes, part_ids: list[str], note: str) -> bytes:
@@ -60,105 +58,32 @@ def remove_parts(raw: bytes, part_ids: list[str], note: str) -> bytes:
 
     ``note`` gives the reason in Japanese, because staff read the copy. Any individual
     number in it is masked. Each notice names the part id, the removed part's
-    content type, its decoded size and SHA-256, never its file name. Raises RedactError,
-    before changing anything, when a part id is not in the message.
+    content type, its decoded size and SHA-256, never its file name. A part that is
+    already such a notice stays as it is, so removing a part twice changes nothing.
+    Raises RedactError, before changing anything, when a part id is not in the message.
     """
-    entities = _index(_parse_entity(raw, 0, len(raw), "", message_root=True))
-    targets: dict[str, _Entity] = {}
+    entities = index_entities(parse_entities(raw))
+    targets: dict[str, Entity] = {}
     for requested in part_ids:
         entity = _resolve(entities, requested)
         targets[entity.part_id] = entity
-    newline = b"\r\n" if b"\r\n" in raw[:raw.find(b"\n") + 1] else b"\n"
+    newline = line_separator(raw)
     replacements = []
-    for entity in _outermost(list(targets.values())):
+    for entity in outermost(list(targets.values())):
+        if is_removal_notice(raw, entity):
+            continue
         replacements.append((entity.start, entity.end, _notice(raw, entity, note, newline)))
-    result = raw
-    for start, end, replacement in sorted(replacements, reverse=True):
-        result = result[:start] + replacement + result[end:]
-    logger.info("message parts removed: parts=%s", ",".join(sorted(targets)))
-    return result
+    if replacements:
+        logger.info("message parts removed: parts=%s", ",".join(sorted(targets)))
+    return splice(raw, replacements)
 
 
-def _parse_entity(raw: bytes, start: int, end: int, part_id: str, message_root: bool,
-                  default_type: str = "text/plain", level: int = 0) -> _Entity:
-    body_start = _body_start(raw, start, end)
-    headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw[start:body_start])
-    if headers.get_content_type() == "text/plain" and headers.get("Content-Type") is None:
-        content_type = default_type
-    else:
-        content_type = headers.get_content_type()
-    entity = _Entity(part_id, start, body_start, end, content_type, message_root)
-    boundary = headers.get_boundary()
-    if level >= MAX_NESTING:
-        return entity
-    if content_type.startswith("multipart/") and boundary:
-        child_default = "message/rfc822" if content_type == "multipart/digest" else "text/plain"
-        for number, (child_start, child_end) in enumerate(_split_multipart(raw, body_start, end, boundary), 1):
-            child_id = f"{part_id}.{number}" if part_id else str(number)
-            entity.children.append(
-                _parse_entity(raw, child_start, child_end, child_id, False, child_default, level + 1)
-            )
-    elif content_type == "message/rfc822" and not message_root:
-        encoding = str(headers.get("Content-Transfer-Encoding", "")).strip().lower()
-        if encoding in _ENCODED_MESSAGE_CTES:
-            entity.opaque_message = True
-        else:
-            entity.children.append(_parse_entity(raw, body_start, end, part_id, True, level=level + 1))
-    return entity
+def is_removal_notice(raw: bytes, entity: Entity) -> bool:
+    """Return True when ``entity`` is a notice that :func:`remove_parts` put in place of a part."""
+    return entity_headers(raw, entity).get(REMOVED_PART_HEADER) is not None
 
 
-def _body_start(raw: bytes, start: int, end: int) -> int:
-    """Return the offset just after the blank line that ends the headers (``end`` if none)."""
-    if raw.startswith(b"\r\n", start):
-        return start + 2
-    if raw.startswith(b"\n", start):
-        return start + 1
-    found = _BLANK_LINE.search(raw, start, end)
-    return found.end() if found else end
-
-
-def _split_multipart(raw: bytes, body_start: int, end: int, boundary: str) -> list[tuple[int, int]]:
-    """Return the (start, end) of each body part between the delimiter lines (RFC 2046, 5.1.1).
-
-    The line break before a delimiter belongs to the delimiter, so a part ends before it.
-    A missing close delimiter ends the last part at ``end``.
-    """
-    delimiter = re.compile(rb"^--" + re.escape(boundary.encode("ascii", "replace")) + rb"(--)?[ \t]*\r?$", re.M)
-    spans: list[tuple[int, int]] = []
-    part_start: int | None = None
-    for line in delimiter.finditer(raw, body_start, end):
-        if part_start is not None:
-            part_end = line.start()
-            if raw[part_end - 1:part_end] == b"\n":
-                part_end -= 2 if raw[part_end - 2:part_end] == b"\r\n" else 1
-            spans.append((part_start, max(part_start, part_end)))
-        if line.group(1):
-            return spans
-        part_start = min(line.end() + 1, end)
-    if part_start is not None:
-        spans.append((part_start, end))
-    return spans
-
-
-def _index(root: _Entity) -> dict[str, _Entity]:
-    """Map part ids to entities; the body of a message that is not multipart gets id ``<id>.1`` or ``1``."""
-    index: dict[str, _Entity] = {}
-
-    def visit(entity: _Entity) -> None:
-        if entity.part_id and not entity.message_root:
-            index[entity.part_id] = entity
-        if entity.message_root and not entity.content_type.startswith("multipart/"):
-            body_id = f"{entity.part_id}.1" if entity.part_id else "1"
-            index[body_id] = _Entity(body_id, entity.start, entity.body_start, entity.end,
-                                     entity.content_type, message_root=True)
-        for child in entity.children:
-            visit(child)
-
-    visit(root)
-    return index
-
-
-def _resolve(entities: dict[str, _Entity], requested: str) -> _Entity:
+def _resolve(entities: dict[str, Entity], requested: str) -> Entity:
     part_id = requested.split("/", 1)[0].strip()
     if part_id in entities:
         return entities[part_id]
@@ -176,22 +101,13 @@ def _resolve(entities: dict[str, _Entity], requested: str) -> _Entity:
     )
 
 
-def _outermost(entities: list[_Entity]) -> list[_Entity]:
-    """Drop entities that lie inside another entity being replaced."""
-    def inside(inner: _Entity, outer: _Entity) -> bool:
-        larger = outer.end - outer.start > inner.end - inner.start
-        return larger and outer.start <= inner.start and inner.end <= outer.end
-
-    return [entity for entity in entities if not any(inside(entity, other) for other in entities)]
-
-
-def _notice(raw: bytes, entity: _Entity, note: str, newline: bytes) -> bytes:
+def _notice(raw: bytes, entity: Entity, note: str, newline: bytes) -> bytes:
     """Build the replacement bytes for ``entity``: new Content-* headers and the notice as body.
 
     The body of a message that is not multipart keeps its other header fields (From,
     Subject, …) byte for byte in front of the new ones.
     """
-    content = _decoded_body(raw, entity)
+    content = decoded_body(raw, entity)
     content_type = _CONTENT_TYPE_TOKEN.sub("", entity.content_type.lower())[:100]
     text = (
         "この部分は削除されました。\n"
@@ -203,34 +119,173 @@ def _notice(raw: bytes, entity: _Entity, note: str, newline: bytes) -> bytes:
         b'Content-Type: text/plain; charset="utf-8"',
         b"Content-Transfer-Encoding: base64",
         b"Content-Disposition: inline",
-        b"X-Mailflow-Removed-Part: " + entity.part_id.encode("ascii", "replace"),
+        REMOVED_PART_HEADER.encode("ascii") + b": " + entity.part_id.encode("ascii", "replace"),
     ]
-    other_fields = _non_content_fields(raw[entity.start:entity.body_start]) if entity.message_root else b""
+    other_fields = non_content_fields(raw[entity.start:entity.body_start]) if entity.message_root else b""
     return other_fields + newline.join(headers) + newline + newline + encoded.rstrip(newline)
 
 
-def _non_content_fields(header_block: bytes) -> bytes:
-    """Return the header fields other than Content-* as raw bytes, continuation lines included."""
-    kept: list[bytes] = []
-    keep = False
-    for line in header_block.splitlines(keepends=True):
-        if not line.strip():
-            break
-        if line[:1] in (b" ", b"\t"):
-            if keep:
-                kept.append(line)
+@dataclass(frozen=True)
+class MaskedCopy:
+    """A copy of a message with its text masked, and where it changed.
+
+    ``parts`` lists IMAP section names: part ids of text parts (``"1"``, ``"2.1"``) and
+    ``"HEADER"`` or ``"<id>.HEADER"`` for a Subject field, e.g. ``("HEADER", "1")``.
+    """
+
+    raw: bytes
+    parts: tuple[str, ...] = ()
+
+
+def mask_text_parts(raw: bytes, masker: Masker) -> bytes:
+    """Return a copy of ``raw`` whose text/plain and text/html parts went through ``masker``.
+
+    Only parts whose text changes are rewritten, as UTF-8 in base64. Everything else
+    stays byte for byte. See :func:`mask_message_text` for which parts are covered.
+    """
+    return mask_message_text(raw, masker).raw
+
+
+def mask_message_text(raw: bytes, masker: Masker, prefix: str = "", level: int = 0) -> MaskedCopy:
+    """Mask the text of ``raw`` and report which parts changed.
+
+    Covered: every text/plain and text/html part in any charset and transfer encoding,
+    the Subject field of the message and of every forwarded message, and forwarded
+    messages sent in base64 or quoted-printable (decoded, masked and re-encoded in
+    base64). HTML keeps its tags (see :func:`mailflow.intake.masking.mask_html`). Text
+    in other parts (attachments such as PDFs) is not covered; those are documents, which
+    intake removes whole. ``masker`` must be idempotent.
+    """
+    subject_copy = _mask_subjects(raw, masker, prefix)
+    raw = subject_copy.raw
+    newline = line_separator(raw)
+    replacements: list[tuple[int, int, bytes]] = []
+    changed: list[str] = list(subject_copy.parts)
+    entities = {(entity.start, entity.end): entity for entity in index_entities(parse_entities(raw)).values()}
+    for entity in entities.values():
+        if entity.content_type in TEXT_TYPES and not is_removal_notice(raw, entity):
+            replacement = _masked_text_entity(raw, entity, masker, newline)
+        elif entity.opaque_message and level < MAX_NESTING:
+            replacement, inner_parts = _masked_encoded_message(raw, entity, masker, newline, prefix, level)
+            changed.extend(inner_parts)
+        else:
+            replacement = None
+        if replacement is not None:
+            replacements.append((entity.start, entity.end, replacement))
+            changed.append(prefix + entity.part_id)
+    if changed and level == 0:
+        logger.info("message text masked: parts=%s", ",".join(sorted(changed)))
+    return MaskedCopy(splice(raw, replacements), tuple(sorted(changed)))
+
+
+def _mask_subjects(raw: bytes, masker: Masker, prefix: str) -> MaskedCopy:
+    """Mask the Subject field of the message and of each forwarded message written inline."""
+    newline = line_separator(raw)
+    replacements = []
+    changed = []
+    for root in message_roots(parse_entities(raw)):
+        block = raw[root.start:root.body_start]
+        new_block = _masked_subject_block(block, masker, newline)
+        if new_block is not None:
+            replacements.append((root.start, root.body_start, new_block))
+            changed.append(f"{prefix}{root.part_id}.HEADER" if root.part_id else f"{prefix}HEADER")
+    return MaskedCopy(splice(raw, replacements), tuple(changed))
+
+
+def _masked_subject_block(block: bytes, masker: Masker, newline: bytes) -> bytes | None:
+    """Return the header block with every masked Subject field re-encoded, or None if none changed."""
+    fields = _header_fields(block)
+    changed = False
+    for index, field in enumerate(fields):
+        name, _, value = field.partition(b":")
+        if name.strip().lower() != b"subject":
             continue
-        keep = not line.lower().startswith(b"content-")
-        if keep:
-            kept.append(line)
+        text = decode_header_value(value.decode("utf-8", "surrogateescape")).text
+        masked = masker(text)
+        if masked != text:
+            encoded = email.header.Header(masked, "utf-8", header_name="Subject").encode(linesep=newline.decode())
+            fields[index] = b"Subject: " + encoded.encode("ascii") + newline
+            changed = True
+    return b"".join(fields) if changed else None
+
+
+def _header_fields(block: bytes) -> list[bytes]:
+    """Split a header block into fields, each with its continuation lines and line ends."""
+    fields: list[bytes] = []
+    for line in block.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += line
+        else:
+            fields.append(line)
+    return fields
+
+
+def _masked_text_entity(raw: bytes, entity: Entity, masker: Masker, newline: bytes) -> bytes | None:
+    """Return ``entity`` re-encoded with masked text, or None when masking changes nothing."""
+    headers = entity_headers(raw, entity)
+    data = decode_transfer(raw[entity.body_start:entity.end], headers.get("Content-Transfer-Encoding")).data
+    label = headers.get_content_charset()
+    if label is None and entity.content_type == "text/html":
+        label = html_meta_charset(data)
+    text = decode_bytes(data, label).text
+    if entity.content_type == "text/html":
+        masked = mask_html(text, masker)
+        if masked != text:
+            masked = declare_utf8(masked)
+    else:
+        masked = masker(text)
+    if masked == text:
+        return None
+    header_block = _utf8_base64_headers(raw[entity.start:entity.body_start], newline)
+    return header_block + _base64_lines(masked.encode("utf-8"), newline)
+
+
+def _masked_encoded_message(raw: bytes, entity: Entity, masker: Masker, newline: bytes, prefix: str,
+                            level: int) -> tuple[bytes | None, list[str]]:
+    """Mask a forwarded message sent in base64 or quoted-printable; re-encode it in base64."""
+    headers = entity_headers(raw, entity)
+    inner = decode_transfer(raw[entity.body_start:entity.end], headers.get("Content-Transfer-Encoding")).data
+    masked = mask_message_text(inner, masker, prefix + entity.part_id + ".", level + 1)
+    if not masked.parts:
+        return None, []
+    header_block = _fields_without(raw[entity.start:entity.body_start], (b"content-transfer-encoding",))
+    header_block += b"Content-Transfer-Encoding: base64" + newline + newline
+    return header_block + _base64_lines(masked.raw, newline), list(masked.parts)
+
+
+def _utf8_base64_headers(block: bytes, newline: bytes) -> bytes:
+    """Return the header block with charset=utf-8 and base64 transfer encoding, other fields kept."""
+    fields = _fields_without(block, (b"content-transfer-encoding",))
+    result = b""
+    found = False
+    for field in _header_fields(fields):
+        if field.split(b":", 1)[0].strip().lower() == b"content-type":
+            found = True
+            field = _with_utf8_charset(field, newline)
+        result += field
+    if not found:
+        result += b'Content-Type: text/plain; charset="utf-8"' + newline
+    return result + b"Content-Transfer-Encoding: base64" + newline + newline
+
+
+def _with_utf8_charset(field: bytes, newline: bytes) -> bytes:
+    replaced, count = _CHARSET_PARAMETER.subn(lambda match: match.group(1) + b'"utf-8"', field, count=1)
+    if count:
+        return replaced
+    return field.rstrip(b"\r\n") + b'; charset="utf-8"' + newline
+
+
+def _fields_without(block: bytes, names: tuple[bytes, ...]) -> bytes:
+    """Return the header fields of ``block`` except those named (lower case), blank line dropped."""
+    kept = []
+    for field in _header_fields(block):
+        if not field.strip():
+            continue
+        if field.split(b":", 1)[0].strip().lower() in names:
+            continue
+        kept.append(field)
     return b"".join(kept)
 
 
-def _decoded_body(raw: bytes, entity: _Entity) -> bytes:
-    """Return the entity's body with its transfer encoding undone; containers' bodies as they are."""
-    if entity.content_type.startswith(("multipart/", "message/")):
-        # Parsing these could recurse once per nesting level of a hostile message.
-        return raw[entity.body_start:entity.end]
-    part = email.message_from_bytes(raw[entity.start:entity.end], policy=email.policy.compat32)
-    payload = part.get_payload(decode=True)
-    return payload if isinstance(payload, bytes) else raw[entity.body_start:entity.end]
+def _base64_lines(data: bytes, newline: bytes) -> bytes:
+    return base64.encodebytes(data).replace(b"\n", newline).rstrip(newline)

@@ -12,6 +12,7 @@ import pytest
 
 from mailflow.intake.redact import RedactError, remove_parts
 from tests.conftest import CASES, SAMPLE
+from tests.leaks.secrets import base64_forms, unfolded
 
 MAIL_07 = SAMPLE / "mailbox" / "07-registration-unmasked-mynumber.eml"
 EXPECTED_07 = json.loads(MAIL_07.with_suffix(".json").read_text(encoding="utf-8"))
@@ -34,20 +35,6 @@ def removed_part_id(raw: bytes) -> str:
         if hashlib.sha256(part.get_payload(decode=True) or b"").hexdigest() == REMOVED_ENTRY["sha256"]:
             return str(number)
     raise AssertionError("the residence certificate is not a top-level part of 07")
-
-
-def base64_forms(secret: bytes) -> list[bytes]:
-    """Return the base64 text ``secret`` can take inside a longer base64 body, at each alignment."""
-    forms = []
-    for shift in range(3):
-        encoded = base64.b64encode(b"\0" * shift + secret)
-        # Drop the characters that depend on the neighbouring bytes.
-        forms.append(encoded[4 * ((shift + 2) // 3) if shift else 0:][:-4])
-    return forms
-
-
-def unfolded(raw: bytes) -> bytes:
-    return re.sub(rb"\r?\n", b"", raw)
 
 
 @pytest.fixture(scope="module")
