@@ -20,12 +20,13 @@ from sqlalchemy.orm import Session
 from mailflow.calendar import format_japanese_date
 from mailflow.clock import TOKYO, as_utc
 from mailflow.config import Config
-from mailflow.db.models import AuditEntry, InboundMessage, Mentor, Outbox, ReviewItem
+from mailflow.db.models import InboundMessage, Mentor, MentorHistory, Outbox, ReviewItem
 from mailflow.outbound.compose import AUTO_GENERATED, Draft
 from mailflow.outbound.outbox import enqueue
 from mailflow.outbound.templates import Renderer
-from mailflow.planning.expiry import HOLD_RENEWAL_APPROVED, REVOKED_ACTION, held_revocations
+from mailflow.planning.expiry import HOLD_RENEWAL_APPROVED, REVOKED, held_revocations
 from mailflow.planning.renewals import ACTIVE, applications_by_mentor, application_window_start, for_period
+from mailflow.registry.mentors import reason_wording
 from mailflow.review import states
 
 logger = logging.getLogger(__name__)
@@ -257,18 +258,17 @@ def _failed_mail(session: Session, now: dt.datetime) -> list[FailedMail]:
 
 
 def _revoked_since(session: Session, since: dt.datetime, now: dt.datetime) -> list[MentorLine]:
+    """Return the mentors revoked after ``since``, at expiry or by staff, from their history rows."""
     entries = list(session.scalars(
-        select(AuditEntry)
-        .where(AuditEntry.action == REVOKED_ACTION, AuditEntry.at > since, AuditEntry.at <= now)
-        .order_by(AuditEntry.at, AuditEntry.id)
+        select(MentorHistory)
+        .where(MentorHistory.action == REVOKED, MentorHistory.at > since, MentorHistory.at <= now)
+        .order_by(MentorHistory.at, MentorHistory.id)
     ))
     mentors = {m.id: m for m in session.scalars(select(Mentor).where(Mentor.id.in_([e.mentor_id for e in entries])))}
     lines = []
     for entry in entries:
-        mentor = mentors.get(entry.mentor_id)
-        if mentor is not None:
-            reason = (entry.detail or {}).get("reason", "")
-            lines.append(_mentor_line(mentor, "更新がなかったため" if reason == "not_renewed" else reason))
+        reason = ((entry.changes or {}).get("status_reason") or {}).get("new")
+        lines.append(_mentor_line(mentors[entry.mentor_id], reason_wording(reason)))
     return lines
 
 

@@ -43,8 +43,9 @@ logger = logging.getLogger(__name__)
 
 REVOKED = "revoked"
 NOT_RENEWED = "not_renewed"
-# Audit action of every revocation; the staff digest lists these since its last run.
-REVOKED_ACTION = "mentor_revoked"
+# Audit action and channel of a revocation, as staff revocations are audited too.
+AUDIT_ACTION = "revoke"
+AUDIT_CHANNEL = "expiry"
 NOTICE_KIND = "revocation_notice"
 NOTICE_TEMPLATE = "revocation_notice"
 ACTOR = "mailflow"
@@ -219,15 +220,16 @@ def _revoke_one(session: Session, config: Config, renderer: Renderer, mentor_id:
     if changed != 1:
         return None
     effective_on = revocation_date(expires_on)
+    # The same history row as a revocation by staff (registry.mentors.end_registration).
     session.add(MentorHistory(
-        mentor_id=mentor.id, at=now, actor=ACTOR, action="revoked",
+        mentor_id=mentor.id, at=now, actor=ACTOR, action=REVOKED,
         changes={"status": {"old": ACTIVE, "new": REVOKED},
-                 "status_reason": {"old": old_reason, "new": NOT_RENEWED},
-                 "effective_on": {"old": None, "new": effective_on.isoformat()}},
+                 "status_reason": {"old": old_reason, "new": NOT_RENEWED}},
     ))
     session.add(AuditEntry(
-        mentor_id=mentor.id, at=now, actor=ACTOR, action=REVOKED_ACTION,
-        detail={"reason": NOT_RENEWED, "expires_on": expires_on.isoformat(), "effective_on": effective_on.isoformat()},
+        mentor_id=mentor.id, at=now, actor=ACTOR, action=AUDIT_ACTION,
+        detail={"channel": AUDIT_CHANNEL, "reason": NOT_RENEWED, "expires_on": expires_on.isoformat(),
+                "effective_on": effective_on.isoformat()},
     ))
     cancelled = cancel_pending(session, "registration revoked", mentor_id=mentor.id)
     _plan_notice(session, config, renderer, mentor, expires_on, notice_at)

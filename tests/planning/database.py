@@ -70,14 +70,14 @@ def run_together(*calls: Callable[[], object]) -> list[object]:
     return results
 
 
-def add_mentor(sessions: sessionmaker[Session], number: str, expires_on: dt.date, **values) -> int:
-    """Insert an active mentor and return its id."""
+def add_mentor(sessions: sessionmaker[Session], number: str, expires_on: dt.date | None, **values) -> int:
+    """Insert an active mentor and return its id; without an expiry date, pass ``registered_on``."""
     with transaction(sessions) as session:
         mentor = Mentor(
             registration_number=values.pop("registration_number", number),
             name=values.pop("name", f"テスト {number}"),
             email=values.pop("email", f"{number.lower()}@example.jp"),
-            registered_on=values.pop("registered_on", dt.date(expires_on.year - 4, 4, 1)),
+            registered_on=values.pop("registered_on", None) or dt.date(expires_on.year - 4, 4, 1),
             expires_on=expires_on,
             status=values.pop("status", "active"),
             **values,

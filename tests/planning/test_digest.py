@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow.clock import TOKYO
 from mailflow.config import Config
-from mailflow.db.models import AuditEntry, InboundMessage, Outbox, ReviewItem
+from mailflow.db.models import InboundMessage, MentorHistory, Outbox, ReviewItem
 from mailflow.db.session import transaction
 from mailflow.outbound.templates import Renderer
 from mailflow.planning.digest import collect_digest, digest_key, plan_staff_digest
@@ -37,6 +37,13 @@ def add_item(sessions: sessionmaker[Session], number: str, kind: str, state: str
     with transaction(sessions) as session:
         session.add(ReviewItem(number=number, kind=kind, state=state, created_at=tokyo(created),
                                complete_at=tokyo(complete) if complete else None))
+
+
+def revocation(mentor_id: int, at: str, reason: str) -> MentorHistory:
+    """Return the history row a revocation writes, at expiry or by staff."""
+    return MentorHistory(mentor_id=mentor_id, at=tokyo(at), actor="mailflow", action="revoked",
+                         changes={"status": {"old": "active", "new": "revoked"},
+                                  "status_reason": {"old": None, "new": reason}})
 
 
 def body_text(row: Outbox) -> str:
@@ -135,19 +142,23 @@ def test_quarantine_listed(sessions, config) -> None:
 def test_revoked_since_last_digest(sessions, config) -> None:
     earlier = add_mentor(sessions, "MM-1", dt.date(2026, 3, 31), status="revoked")
     recent = add_mentor(sessions, "MM-2", dt.date(2026, 3, 31), status="revoked")
+    staff_revoked = add_mentor(sessions, "MM-3", dt.date(2028, 3, 31), status="revoked")
     with transaction(sessions) as session:
-        for mentor_id, at in ((earlier, "2027-03-08 00:10"), (recent, "2027-03-09 12:00")):
-            session.add(AuditEntry(mentor_id=mentor_id, actor="mailflow", action="mentor_revoked",
-                                   at=tokyo(at), detail={"reason": "not_renewed"}))
+        for mentor_id, at, reason in ((earlier, "2027-03-08 00:10", "not_renewed"),
+                                      (recent, "2027-03-09 12:00", "not_renewed"),
+                                      (staff_revoked, "2027-03-09 15:00", "false_statement")):
+            session.add(revocation(mentor_id, at, reason))
     digest = collect(sessions, config, since="2027-03-09 09:00")
-    assert [(line.mentor_id, line.note) for line in digest.revoked] == [(recent, "更新がなかったため")]
+    assert [(line.mentor_id, line.note) for line in digest.revoked] == [
+        (recent, "登録期間の満了までに更新の手続きがなかったため"),
+        (staff_revoked, "申請の内容に偽りがあったため"),
+    ]
 
 
 def test_previous_digest_bounds_revocations(sessions, config) -> None:
     mentor = add_mentor(sessions, "MM-1", dt.date(2026, 3, 31), status="revoked")
     with transaction(sessions) as session:
-        session.add(AuditEntry(mentor_id=mentor, actor="mailflow", action="mentor_revoked",
-                               at=tokyo("2027-03-08 00:10"), detail={"reason": "not_renewed"}))
+        session.add(revocation(mentor, "2027-03-08 00:10", "not_renewed"))
         session.add(Outbox(key=digest_key(dt.date(2027, 3, 9)), kind="staff_digest", message_id="<e@f>",
                            created_at=tokyo("2027-03-09 09:00")))
     assert plan(sessions, config) is None
@@ -158,3 +169,11 @@ def test_body_lists_overdue(sessions, config) -> None:
     row = plan(sessions, config)
     assert "2026-0002 更新 審査待ち: 書類がそろってから49日（目安 30日、19日超過）" in body_text(row)
     assert row.subject.endswith("審査期間超過 1件")
+
+
+def test_body_revoked_without_expiry(sessions, config) -> None:
+    mentor = add_mentor(sessions, "MM-4", None, status="revoked", registered_on=dt.date(2025, 4, 1))
+    with transaction(sessions) as session:
+        session.add(revocation(mentor, "2027-03-09 15:00", "false_statement"))
+    row = plan(sessions, config)
+    assert "登録番号 MM-4 テスト MM-4: 申請の内容に偽りがあったため\n" in body_text(row)

@@ -78,8 +78,7 @@ def test_revocation_history(sessions, config) -> None:
     assert history.mentor_id == mentor
     assert history.action == "revoked"
     assert history.changes == {"status": {"old": "active", "new": "revoked"},
-                               "status_reason": {"old": None, "new": "not_renewed"},
-                               "effective_on": {"old": None, "new": "2027-04-01"}}
+                               "status_reason": {"old": None, "new": "not_renewed"}}
 
 
 def test_revocation_audit(sessions, config) -> None:
@@ -88,8 +87,9 @@ def test_revocation_audit(sessions, config) -> None:
     with transaction(sessions) as session:
         entry = session.scalars(select(AuditEntry)).one()
     assert entry.mentor_id == mentor
-    assert entry.action == "mentor_revoked"
-    assert entry.detail == {"reason": "not_renewed", "expires_on": "2027-03-31", "effective_on": "2027-04-01"}
+    assert entry.action == "revoke"
+    assert entry.detail == {"channel": "expiry", "reason": "not_renewed", "expires_on": "2027-03-31",
+                            "effective_on": "2027-04-01"}
 
 
 def test_revocation_notice_planned(sessions, config) -> None:
