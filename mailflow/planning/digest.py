@@ -28,6 +28,7 @@ from mailflow.planning.expiry import HOLD_RENEWAL_APPROVED, REVOKED, held_revoca
 from mailflow.planning.renewals import ACTIVE, applications_by_mentor, application_window_start, for_period
 from mailflow.registry.mentors import reason_wording
 from mailflow.review import states
+from mailflow.review.mailings import KIND_LABELS
 
 logger = logging.getLogger(__name__)
 
@@ -38,16 +39,6 @@ DIGEST_TEMPLATE = "staff_digest"
 FAILED_LOOKBACK_DAYS = 30
 # With no earlier digest, revocations of this many days back are listed.
 FIRST_DIGEST_LOOKBACK_DAYS = 30
-
-KIND_LABELS = {
-    "registration": "新規登録",
-    "renewal": "更新",
-    "change_notice": "変更届",
-    "withdrawal": "取り消し",
-    "inquiry": "問い合わせ",
-    "challenge_list": "課題一覧",
-    "attendance_form": "出席希望",
-}
 
 
 @dataclass(frozen=True)

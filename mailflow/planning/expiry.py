@@ -5,7 +5,7 @@ it, an active mentor whose period has expired is revoked. The registry row chang
 and a MentorHistory row and an AuditEntry record the change. Pending mail to the mentor is
 cancelled, and a revocation notice is planned (key ``revocation-notice:<mentor id>:<expires_on>``).
 
-An open renewal application holds the revocation: the application was made in time, or
+An open renewal application puts the revocation on hold: the application was made in time, or
 staff took it in late, and their decision settles the matter. A rejection lets the next
 run revoke. An approved renewal whose new period is not yet in the registry also holds it.
 The staff digest lists every held mentor.

@@ -18,6 +18,7 @@ from openpyxl.utils import get_column_letter
 
 from mailflow.intake.forms.eras import DateResult, excel_serial_to_date, parse_date_text
 from mailflow.intake.forms.normalize import fold_width, label_key, normalize_email
+from mailflow.registry.mentors import STATUS_LABELS
 from mailflow.registry.period import PeriodSettings, registration_period, renewal_period
 from mailflow.registry.table import Table
 
@@ -44,7 +45,6 @@ HEADING_ALIASES = {
 }
 REQUIRED_COLUMNS = ("name", "registered_on")
 
-STATUS_LABELS = {"active": "登録中", "withdrawn": "取り消し（本人の申し出）", "revoked": "取り消し（局の判断）"}
 # Words a list may use in the 状態 column, compared after NFKC and without blanks.
 STATUS_WORDS = {
     "active": ("登録中", "有効", "登録", "active"),
