@@ -34,7 +34,8 @@ def read_document(attachment: Attachment, rules: AttachmentRules, message_text: 
     decision = classify_document(text, attachment.filename, attachment.sniffed_type, rules, attachment.encrypted)
     attachment.kind = decision.kind
     attachment.kind_reasons = decision.reasons
-    finding = DocumentFinding(attachment=attachment, role=decision.kind, has_text_layer=text.has_text_layer)
+    finding = DocumentFinding(attachment=attachment, role=decision.kind, has_text_layer=text.has_text_layer,
+                              defects=list(text.defects))
 
     if attachment.encrypted or attachment.over_limit is not None:
         finding.acceptable = False
@@ -56,6 +57,12 @@ def read_document(attachment: Attachment, rules: AttachmentRules, message_text: 
         _read_table_form(finding, text, read_challenge_list, "参加企業課題一覧")
     elif finding.role == "attendance_form":
         _read_table_form(finding, text, read_attendance, "出席希望登録票")
+    elif finding.role == "other" and attachment.sniffed_type == "pdf":
+        # A form whose text cannot be read is not recognised as one: hold it for a person
+        # rather than let a receipt call the form missing.
+        reason = untrusted_reason(text, "pdf")
+        if reason:
+            finding.unreadable = f"内容を確認できない PDF があります: {reason}"
     if finding.individual_number:
         # Nothing read from a document that must not be kept may be stored.
         finding.record = None
@@ -71,6 +78,12 @@ def untrusted_reason(text: DocumentText, sniffed: str) -> str | None:
         return "文字情報のないスキャン PDF のため、内容を自動で読めません（職員が画像で確認してください）"
     if text.cid_ratio >= MAX_CID_RATIO:
         return f"PDF の文字の {text.cid_ratio:.0%} が文字コードに変換できない (cid:N) のため、内容を読めません"
+    if text.cid_ratio > 0:
+        # A few (cid:N) glyphs mean the font maps some characters wrongly; without the
+        # form's labels the rest cannot be trusted either.
+        missing = read_registration(text.grids).missing_labels
+        if any(key in missing for key in KEY_LABELS):
+            return "PDF の文字の一部が (cid:N) で、様式の項目名（氏名・生年月日・住所）も読めないため、内容を信頼できません"
     if text.defects and not text.grids:
         return "ファイルを開けませんでした（壊れているか、対応していない形式です）"
     return None
@@ -91,6 +104,7 @@ def _read_registration(finding: DocumentFinding, text: DocumentText) -> None:
             return
     finding.reading = record
     finding.record = record.as_dict()
+    finding.defects.extend(record.defects)
     if record.unreadable:
         finding.manual_checks.append(f"登録申請書で読み取れなかった項目があります: {'、'.join(record.unreadable)}")
 
@@ -102,3 +116,4 @@ def _read_table_form(finding: DocumentFinding, text: DocumentText, reader, label
         return
     record = reader(text.grids)
     finding.record = record.as_dict()
+    finding.defects.extend(record.defects)

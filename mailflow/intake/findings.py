@@ -53,6 +53,7 @@ class DocumentFinding:
     has_text_layer: bool | None = None
     notes: list[str] = field(default_factory=list)
     manual_checks: list[str] = field(default_factory=list)
+    defects: list[str] = field(default_factory=list)
 
 
 @dataclass

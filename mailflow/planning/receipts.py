@@ -170,6 +170,7 @@ def receipt_context(config: Config, item: ReviewItem, batch: dict[str, Any], las
         "missing_labels": [DOCUMENT_LABELS[row_role] for row_role in DOCUMENT_ROLES
                            if checklist and not snapshot.get(row_role)],
         "requests": list(batch.get("requests") or []),
+        "unreadable_files": int(batch.get("unreadable") or 0),
         "review_period": _period_words(review_days),
         "max_attachment_mb": config.intake.max_attachment_bytes // (1024 * 1024),
     }

@@ -182,6 +182,8 @@ def _add_to_batch(config: Config, item: ReviewItem, inbound: InboundMessage, ana
     current["received"] = review_items.merge_unique(
         current["received"], [f.role for f in analysis.documents if f.acceptable])
     current["requests"] = review_items.merge_unique(current["requests"], _requests(analysis))
+    current["unreadable"] = current.get("unreadable", 0) + sum(
+        1 for finding in analysis.documents if finding.unreadable and not finding.attachment.encrypted)
     current["reply_to_message_id"] = analysis.message.message_id
     current["last_arrival"] = arrived.isoformat()
     current["checklist"] = dict(item.checklist or {})
