@@ -173,7 +173,8 @@ def _check_documents(analysis: Analysis, findings: list[DocumentFinding]) -> Non
                 analysis.needs_attention.append("個人番号が写った書類を破棄しました。再送された写しを確認してください")
         if attachment.encrypted:
             analysis.encrypted_parts.append(_top_part(attachment.part_id))
-        if finding.unreadable and finding.role in ("registration_form", "challenge_list", "other"):
+        held = attachment.encrypted or attachment.over_limit is not None  # reported once, below
+        if finding.unreadable and not held and finding.role in ("registration_form", "challenge_list", "other"):
             analysis.needs_attention.append(finding.unreadable)
         if attachment.over_limit:
             analysis.needs_attention.append(f"上限を超えるファイルがあります: {attachment.defects[-1] if attachment.defects else attachment.over_limit}")
