@@ -25,6 +25,7 @@ from mailflow.mailbox.factory import make_source
 from mailflow.outbound.sender import Sender, SendStats
 from mailflow.outbound.templates import Renderer
 from mailflow.planning.receipts import plan_event_receipts, plan_receipts
+from mailflow.privacy.mailbox_copies import SyncReport, sync_mailbox_copies
 from mailflow.review.filing import file_analysis
 from mailflow.review.notify import plan_staff_notifications
 from mailflow.review.replies import handle_staff_reply
@@ -107,7 +108,19 @@ class App:
                 logger.exception("intake failed key=%s", mail.key)
             if stop is not None and stop.is_set():
                 break
+        self.sync_mailbox_copies()
         return stats
+
+    def sync_mailbox_copies(self) -> SyncReport | None:
+        """Replace or delete the mailbox copies that purges made stale; never raises.
+
+        Runs in the thread that owns the mailbox connection, after each intake pass.
+        """
+        try:
+            return sync_mailbox_copies(self.sessions, self.source, self.key)
+        except Exception:
+            logger.exception("mailbox copy update failed")
+            return None
 
     def handle(self, mail: FetchedMail, stats: IntakeStats | None = None) -> InboundMessage:
         """Store, analyse and file one fetched message, then move it out of the inbox."""
@@ -208,7 +221,7 @@ class App:
         """Move (or, for a redacted message, replace) ``mail`` and record that it was done."""
         folder = FOLDERS.get(inbound.folder or "", Folder.QUARANTINE)
         try:
-            if inbound.redacted:
+            if inbound.redacted and inbound.raw is not None:
                 self.source.replace(mail, self._stored_raw(inbound), folder)
             else:
                 self.source.move(mail, folder)
@@ -239,7 +252,11 @@ class App:
         return self.sender.run_once()
 
     def run_once(self) -> tuple[IntakeStats, SendStats]:
-        """One deterministic iteration: take in, plan everything due, send it."""
+        """One deterministic iteration: take in, plan everything due (receipts without
+        waiting for the settle time, reminders, expiries, the digest), send it."""
+        from mailflow.jobs import run_registry_planners
+
         stats = self.intake_pass()
         self.plan(flush=True)
+        run_registry_planners(self)
         return stats, self.send()

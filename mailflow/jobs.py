@@ -170,6 +170,16 @@ def _guarded(name: str, stopping: threading.Event, func: Callable[[dt.datetime],
     return run
 
 
+def run_registry_planners(app: App) -> None:
+    """Run the reminder, expiry, digest and send-guard planners once, at ``clock.now()``."""
+    context = JobContext.load(app.config, app.sessions, app.renderer)
+    now = clock.now()
+    run_reminders(context, now)
+    run_expiry(context, now)
+    run_digest(context, now)
+    run_send_guard(context, now)
+
+
 def build_scheduler(app: App, stopping: threading.Event) -> BackgroundScheduler:
     """Return a scheduler (not started) with the planner, sender and registry jobs of ``app``."""
     scheduler = build_tokyo_scheduler()

@@ -24,6 +24,7 @@ from mailflow.registry.importer import ImportResult, import_registry
 from mailflow.registry.period import PeriodError, PeriodSettings, renewal_deadline
 from mailflow.registry.rows import STATUS_LABELS, normalize_registration_number
 from mailflow.review import states
+from mailflow.commands.decide import add_revoke_parser
 
 STATUS_CHOICES = (*STATUS_LABELS, "all")
 NOT_FOUND = 1
@@ -71,7 +72,7 @@ def add_export(actions) -> None:
     exporting.set_defaults(handler=run_export)
 
 
-ACTIONS = [add_list, add_show, add_import, add_export]
+ACTIONS = [add_list, add_show, add_import, add_export, add_revoke_parser]
 
 
 def open_sessions(config: Config) -> sessionmaker[Session]:

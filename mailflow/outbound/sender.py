@@ -107,6 +107,11 @@ class Sender:
                     continue
                 recipients, raw, key = list(row.recipients), row.raw or b"", row.key
                 label = f"{row_id}-{row.kind}"
+                deadline = clock.as_utc(row.deadline_at)
+            if deadline is not None and clock.now() > deadline:
+                # A mail that could not go out in time (a reminder after its deadline) must not go late.
+                self._record(row_id, Delivery(ok=False, reply="送信期限を過ぎたため送信しませんでした"), stats, key)
+                continue
             await self.limiter.acquire()
             delivery = await self.transport.deliver(self.config.outbound.from_address, recipients, raw, label)
             self._record(row_id, delivery, stats, key)

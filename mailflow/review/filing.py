@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session
 from mailflow import clock
 from mailflow.config import Config
 from mailflow.db.models import AddressStatus, AuditEntry, Document, Event, InboundMessage, Mentor, ReviewItem
-from mailflow.intake.findings import DOCUMENT_ROLES, Analysis, DocumentFinding
+from mailflow.intake.findings import DOCUMENT_ROLES, Analysis, DocumentFinding, Warning
 from mailflow.intake.message import Message
 from mailflow.intake.privacy import mask_individual_numbers
+from mailflow.registry.mentors import match_mentor
+from mailflow.registry.period import late_renewal_warning
 from mailflow.review import items as review_items
 from mailflow.review import states
 from mailflow.storage import DocumentStore
@@ -79,6 +81,8 @@ def _file_application(session: Session, config: Config, store: DocumentStore, in
                                         config.staff.token_days)
     elif analysis.kind == "renewal" and item.kind != "renewal":
         item.kind = "renewal"
+    if item.kind == "renewal" and item.mentor_id is None:
+        _link_renewal(session, item, analysis, sender)
     if item.state == states.RETURNED:
         item.state = states.INCOMPLETE
 
@@ -93,6 +97,23 @@ def _file_application(session: Session, config: Config, store: DocumentStore, in
     _merge_findings(item, analysis)
     _attach(session, config, store, inbound, analysis, item)
     return FilingResult(item=item, folder="processed", created=created)
+
+
+def _link_renewal(session: Session, item: ReviewItem, analysis: Analysis, sender: str | None) -> None:
+    """Tie a renewal to its registry entry at once, so reminders stop and staff see a late one.
+
+    A match by number or by name asks staff to confirm it in the notification.
+    """
+    form = analysis.form or {}
+    number = form.get("registration_number") or analysis.details.get("registration_number")
+    match = match_mentor(session, sender, number, form.get("name"), form.get("birth_date"))
+    if match is None:
+        return
+    item.mentor_id = match.mentor.id
+    received_on = (arrival_time(analysis.message) or clock.now()).astimezone(clock.TOKYO).date()
+    warning = late_renewal_warning(match.mentor, received_on)
+    if warning is not None:
+        analysis.warnings.append(Warning(warning["code"], warning["message"], warning["values"]))
 
 
 def _file_single(session: Session, config: Config, store: DocumentStore, inbound: InboundMessage,

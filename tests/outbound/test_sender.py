@@ -161,3 +161,14 @@ def test_rate_limiter_waits_for_window():
 
     asyncio.run(send(4))
     assert slept == [57.0]
+
+
+def test_row_past_deadline_never_sent(sessions):
+    config = Config()
+    row_id = plan(sessions, config)
+    clock.set_now(START + dt.timedelta(hours=config.outbound.retry_deadline_hours, minutes=1))
+    transport = ScriptedTransport([])
+    stats = Sender(config, sessions, transport).run_once()
+    assert transport.delivered == []
+    assert stats.failed == 1
+    assert row(sessions, row_id).status == "failed"
