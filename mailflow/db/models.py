@@ -46,7 +46,11 @@ class InboundMessage(Base):
 
     ``state``: stored (committed, not analysed yet) → processed | quarantined | auto |
     failed (analysis raised; re-run with ``mailflow queue retry``). ``moved_at`` is set once
-    the mailbox confirmed the move out of the inbox.
+    the mailbox confirmed the move out of the inbox. ``raw`` is None once retention or an
+    erasure deleted it (``raw_purged_at``). ``mailbox_update_due`` is set when a purge
+    changed the stored raw, so the copy in the mailbox folder must be replaced by it (or
+    deleted, when ``raw`` is None); ``mailbox_sha256`` identifies that copy (SHA-256 of
+    its bytes with CRLF line ends).
     """
 
     __tablename__ = "inbound_message"
@@ -76,6 +80,9 @@ class InboundMessage(Base):
     references: Mapped[list[Any]] = mapped_column(default=list)
     item_id: Mapped[int | None] = mapped_column(ForeignKey("review_item.id"), index=True)
     processed_at: Mapped[dt.datetime | None]
+    raw_purged_at: Mapped[dt.datetime | None]
+    mailbox_sha256: Mapped[str | None] = mapped_column(String(64))
+    mailbox_update_due: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
 
 
 class MailboxEntry(Base):

@@ -32,6 +32,18 @@ class FetchedMail:
     raw: bytes
 
 
+@dataclass(frozen=True)
+class FolderCopy:
+    """A message found in one of the mailflow folders: ``key`` locates it there, ``raw`` is its bytes.
+
+    ``key`` is ``"<uidvalidity>:<uid>"`` of that folder on an IMAP server, or the Maildir
+    key (file name without the ``:2,`` info) in that Maildir++ folder.
+    """
+
+    key: str
+    raw: bytes
+
+
 class MailboxError(MailflowError):
     """The mailbox could not be reached or refused an operation; the watcher retries."""
 
@@ -62,6 +74,15 @@ class MailboxSource(Protocol):
 
         Only used to drop a document that carries an individual number; the caller
         audits it.
+        """
+
+    def find_copies(self, folder: Folder, message_id: str) -> list[FolderCopy]:
+        """Return the messages in ``folder`` whose Message-ID header is ``message_id``."""
+
+    def replace_copy(self, folder: Folder, copy: FolderCopy, new_raw: bytes | None) -> None:
+        """Put ``new_raw`` in place of ``copy`` in ``folder``, or delete ``copy`` when ``new_raw`` is None.
+
+        Only used after an audited purge changed or deleted the stored raw mail.
         """
 
     def wait(self, timeout: float) -> bool:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import email.parser
+import email.policy
 import functools
 import imaplib
 import logging
@@ -26,7 +28,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from mailflow.config import LOOPBACK_HOSTS, Config, ImapConfig, read_secret
-from mailflow.mailbox.base import FetchedMail, Folder, MailboxError
+from mailflow.mailbox.base import FetchedMail, Folder, FolderCopy, MailboxError
 from mailflow.mailbox.oauth import TokenCommandError, fetch_access_token
 
 logger = logging.getLogger(__name__)
@@ -269,6 +271,71 @@ class ImapSource:
         self._call(append)
         self._call(remove)
         logger.info("replaced uid=%s with a new copy in folder=%s", mail.uid, folder.value)
+
+    def find_copies(self, folder: Folder, message_id: str) -> list[FolderCopy]:
+        """Return the messages in ``folder`` whose Message-ID is ``message_id``, read with BODY.PEEK[].
+
+        Searches with UID SEARCH HEADER Message-ID and ASCII criteria, because Exchange
+        rejects SEARCH CHARSET; a non-ASCII Message-ID therefore finds nothing. SEARCH
+        HEADER matches substrings, so only exact Message-IDs are returned. The inbox is
+        selected again afterwards.
+        """
+        wanted = message_id.strip().strip("<>").strip()
+        if not wanted or not wanted.isascii():
+            logger.warning("Message-ID cannot be searched with ASCII criteria; folder=%s not searched", folder.value)
+            return []
+
+        def run(client: IMAPClient) -> list[FolderCopy]:
+            try:
+                uidvalidity = int(client.select_folder(self._folders[folder], readonly=True)[b"UIDVALIDITY"])
+                uids = client.search(["HEADER", "Message-ID", wanted])
+                fetched = client.fetch(uids, ["BODY.PEEK[]"]) if uids else {}
+            finally:
+                self._select_inbox(client)
+            return [FolderCopy(f"{uidvalidity}:{uid}", bytes(fetched[uid][b"BODY[]"])) for uid in sorted(fetched)]
+
+        copies = self._call(run)
+        return [copy for copy in copies if _message_id_of(copy.raw) == wanted]
+
+    def replace_copy(self, folder: Folder, copy: FolderCopy, new_raw: bytes | None) -> None:
+        """APPEND ``new_raw`` to ``folder`` with the copy's date and flags, then expunge the copy.
+
+        With ``new_raw`` None the copy is only expunged. Without UIDPLUS the whole folder
+        is expunged, which also removes mail that someone else flagged ``\\Deleted`` in
+        this mailflow folder. A copy that is already gone is no error. Raises
+        StaleUidValidityError when the folder's UIDVALIDITY changed since
+        :meth:`find_copies`.
+        """
+        uidvalidity, _, uid_text = copy.key.partition(":")
+
+        def run(client: IMAPClient) -> None:
+            name = self._folders[folder]
+            try:
+                current = int(client.select_folder(name)[b"UIDVALIDITY"])
+                if current != int(uidvalidity):
+                    raise StaleUidValidityError(
+                        f"フォルダー {name} の UIDVALIDITY が {uidvalidity} から {current} に変わりました。"
+                        "メールを探し直してください", expected=uidvalidity, actual=current,
+                    )
+                uid = int(uid_text)
+                found = client.fetch([uid], ["INTERNALDATE", "FLAGS"]).get(uid)
+                if found is None:
+                    return
+                if new_raw is not None:
+                    flags = [flag for flag in found.get(b"FLAGS", ()) if flag.lower() != rb"\recent"]
+                    client.append(name, new_raw, flags=flags, msg_time=found.get(b"INTERNALDATE"))
+                client.add_flags([uid], [DELETED], silent=True)
+                if "UIDPLUS" in self._capabilities:
+                    client.uid_expunge([uid])
+                else:
+                    client.expunge()
+            finally:
+                self._select_inbox(client)
+
+        # NOTE: a connection lost between APPEND and EXPUNGE makes the retry append again.
+        # The folder may then contain the new copy twice, but the old copy is removed.
+        self._call(run)
+        logger.info("%s copy %s in folder=%s", "replaced" if new_raw is not None else "deleted", copy.key, folder.value)
 
     def wait(self, timeout: float) -> bool:
         """Block until new mail may have arrived, ``timeout`` seconds pass or :meth:`interrupt`.
@@ -632,6 +699,12 @@ def _signals_new_mail(responses: list[tuple]) -> bool:
         if len(response) >= 2 and response[1] == b"RECENT" and response[0]:
             return True
     return False
+
+
+def _message_id_of(raw: bytes) -> str:
+    """Return the Message-ID of ``raw`` without angle brackets, or "" when it has none."""
+    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+    return str(headers.get("Message-ID", "")).strip().strip("<>").strip()
 
 
 def _shutdown(client: IMAPClient) -> None:

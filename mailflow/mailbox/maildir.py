@@ -9,7 +9,10 @@ place.
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import glob
+import hashlib
 import logging
 import mailbox
 import os
@@ -19,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mailflow.config import Config
-from mailflow.mailbox.base import FetchedMail, Folder, MailboxError
+from mailflow.mailbox.base import FetchedMail, Folder, FolderCopy, MailboxError
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +178,40 @@ class MaildirSource:
         self._locations.pop(mail.key, None)
         logger.info("replaced key=%s with a new copy in folder=%s", mail.key, folder.value)
 
+    def find_copies(self, folder: Folder, message_id: str) -> list[FolderCopy]:
+        """Return the messages in ``folder`` whose Message-ID is ``message_id`` (angle brackets optional)."""
+        wanted = _bare_message_id(message_id)
+        copies = []
+        for sub in SUBDIRS:
+            for path in sorted((self._folder_path(folder) / sub).iterdir()):
+                if path.name.startswith(".") or not path.is_file():
+                    continue
+                with open(path, "rb") as stream:
+                    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parse(stream)
+                if _bare_message_id(str(headers.get("Message-ID", ""))) == wanted:
+                    key = path.name.partition(mailbox.Maildir.colon)[0]
+                    copies.append(FolderCopy(key=key, raw=path.read_bytes()))
+        return copies
+
+    def replace_copy(self, folder: Folder, copy: FolderCopy, new_raw: bytes | None) -> None:
+        """Write ``new_raw`` into ``folder`` durably, then delete ``copy``; only delete it when ``new_raw`` is None.
+
+        The new file is named after the copy's key and the new content's digest, so
+        running this again after a crash overwrites it instead of adding another.
+        """
+        target = self._folder_path(folder)
+        source = _find(target, copy.key)
+        if new_raw is not None:
+            base = copy.key.partition(REPLACED_SUFFIX)[0]
+            name = f"{base}{REPLACED_SUFFIX}-{hashlib.sha256(new_raw).hexdigest()[:12]}"
+            if name == copy.key:
+                return
+            _write_durably(target, name, new_raw)
+        if source is not None:
+            source.unlink(missing_ok=True)
+            _fsync_directory(source.parent)
+        logger.info("%s key=%s in folder=%s", "replaced" if new_raw is not None else "deleted", copy.key, folder.value)
+
     def wait(self, timeout: float) -> bool:
         """Block until ``new/`` or ``cur/`` changed since the last fetch, ``timeout`` or :meth:`interrupt`.
 
@@ -240,6 +277,10 @@ class MaildirSource:
 def _flags(info: str) -> str:
     """Return the flags of a Maildir info string such as ``"2,FS"``."""
     return info[2:] if info.startswith("2,") else ""
+
+
+def _bare_message_id(value: str) -> str:
+    return value.strip().strip("<>").strip()
 
 
 def _find(root: Path, key: str) -> Path | None:

@@ -144,12 +144,16 @@ def upgrade() -> None:
     sa.Column('references', sa.JSON(), nullable=False),
     sa.Column('item_id', sa.Integer(), nullable=True),
     sa.Column('processed_at', mailflow.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('raw_purged_at', mailflow.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('mailbox_sha256', sa.String(length=64), nullable=True),
+    sa.Column('mailbox_update_due', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['item_id'], ['review_item.id'], name=op.f('fk_inbound_message_item_id_review_item')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_message')),
     sa.UniqueConstraint('raw_sha256', name=op.f('uq_inbound_message_raw_sha256'))
     )
     with op.batch_alter_table('inbound_message', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_inbound_message_item_id'), ['item_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inbound_message_mailbox_update_due'), ['mailbox_update_due'], unique=False)
         batch_op.create_index(batch_op.f('ix_inbound_message_message_id'), ['message_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_inbound_message_sender_address'), ['sender_address'], unique=False)
         batch_op.create_index(batch_op.f('ix_inbound_message_state'), ['state'], unique=False)
@@ -297,6 +301,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_inbound_message_state'))
         batch_op.drop_index(batch_op.f('ix_inbound_message_sender_address'))
         batch_op.drop_index(batch_op.f('ix_inbound_message_message_id'))
+        batch_op.drop_index(batch_op.f('ix_inbound_message_mailbox_update_due'))
         batch_op.drop_index(batch_op.f('ix_inbound_message_item_id'))
 
     op.drop_table('inbound_message')
