@@ -121,7 +121,7 @@ class StaffConfig:
 @dataclass
 class PrivacyConfig:
     encryption_key_file: str = ""
-    identity_retention_days: int = 30
+    identity_retention_days: int = 30  # days after the decision; 0: at the first purge after it
     document_retention_days: int = 0  # 0: keep
     raw_retention_days: int = 0  # 0: keep
 
