@@ -14,6 +14,7 @@ import aiosmtplib
 
 from mailflow import clock
 from mailflow.config import Config, SmtpConfig, read_secret
+from mailflow.errors import MailflowError
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ class SmtpTransport:
             await client.auth_xoauth2(settings.username, token)
             return
         password = read_secret(self.config, settings.password, settings.password_file)
+        if method in ("plain", "login"):
+            await client.ehlo()  # explicit mechanisms need the post-STARTTLS EHLO answer
         if method == "plain":
             await client.auth_plain(settings.username, password)
         elif method == "login":
@@ -113,9 +116,19 @@ class SmtpTransport:
             await client.login(settings.username, password)
 
     async def deliver(self, sender: str, recipients: list[str], raw: bytes, label: str) -> Delivery:
-        try:
-            if self.client is None or not self.client.is_connected:
+        if self.client is None or not self.client.is_connected:
+            try:
                 await self.open()
+            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError, MailflowError) as exc:
+                # A refused login or TLS failure is a setting to fix, not the message's fault:
+                # keep retrying until the deadline while the log says why.
+                await self._drop()
+                code = getattr(exc, "code", None)
+                logger.error("smtp connection failed host=%s error=%s code=%s",
+                             self.settings.host, type(exc).__name__, code)
+                return Delivery(ok=False, code=code, reply=f"接続またはログインに失敗しました: {type(exc).__name__} {code or ''}".strip(),
+                                temporary=True)
+        try:
             assert self.client is not None
             refused, reply = await self.client.sendmail(sender, recipients, raw)
         except aiosmtplib.SMTPRecipientsRefused as exc:
