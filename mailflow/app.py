@@ -19,6 +19,7 @@ from mailflow.db.models import AuditEntry, InboundMessage
 from mailflow.db.session import make_engine, make_session_factory, transaction
 from mailflow.intake.analyze import IntakeRules, analyze, load_intake_rules, mask_unanalysed
 from mailflow.intake.findings import Analysis
+from mailflow.intake.limits import configure_pillow
 from mailflow.mailbox import ledger
 from mailflow.mailbox.base import FetchedMail, Folder, MailboxSource
 from mailflow.mailbox.factory import make_source
@@ -51,6 +52,7 @@ class App:
 
     def __init__(self, config: Config, source: MailboxSource | None = None, migrate_schema: bool = True) -> None:
         self.config = config
+        configure_pillow()
         config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.engine = make_engine(config.database_url, config.database.busy_timeout_ms)
         if migrate_schema:
