@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ("run", "inspect", "db", "queue", "calendar", "registry", "doctor", "purge", "key")
+MODULES = ("run", "inspect", "db", "queue", "calendar", "registry", "doctor", "purge", "key", "person")
 
 
 def register_all(subparsers) -> None:

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import base64
+import codecs
+import email
+import email.errors
+import email.header
+import email.policy
 import re
-from pathlib import Path
 
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+MIN_BASE64_FORM = 8
+"""Shorter base64 fragments occur by chance in any attachment; :func:`decoded_mail` covers short values."""
 
 
 def base64_forms(secret: bytes) -> list[bytes]:
@@ -15,8 +23,40 @@ def base64_forms(secret: bytes) -> list[bytes]:
     for shift in range(3):
         encoded = base64.b64encode(b"\0" * shift + secret)
         # Drop the characters that depend on the neighbouring bytes.
-        forms.append(encoded[4 * ((shift + 2) // 3) if shift else 0:][:-4])
+        form = encoded[4 * ((shift + 2) // 3) if shift else 0:][:-4]
+        if len(form) >= MIN_BASE64_FORM:
+            forms.append(form)
     return forms
+
+
+def decoded_mail(raw: bytes) -> bytes:
+    """Return the decoded header values and part bodies of a mail, so that any encoding is searched.
+
+    Text parts are also given as UTF-8, whatever their charset.
+    """
+    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    pieces = []
+    for part in message.walk():
+        for value in part.values():
+            try:
+                pieces.append(str(email.header.make_header(email.header.decode_header(value))).encode("utf-8"))
+            except (UnicodeError, LookupError, email.errors.HeaderParseError):
+                continue
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            pieces.append(payload)
+            charset = part.get_content_charset()
+            if part.get_content_maintype() == "text" and charset:
+                pieces.append(payload.decode(_codec(charset), "replace").encode("utf-8"))
+    return b"\n".join(pieces)
+
+
+def _codec(charset: str) -> str:
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        return "utf-8"
+    return "cp932" if charset.lower().replace("-", "_") in ("shift_jis", "sjis") else charset
 
 
 def number_forms(number: str) -> list[bytes]:
@@ -51,12 +91,3 @@ def found_in(data: bytes, forms: list[bytes]) -> list[bytes]:
     """Return the forms that occur in ``data``, also across folded base64 lines."""
     flat = unfolded(data)
     return [form for form in forms if form and (form in data or form in flat)]
-
-
-def files_containing(root: Path, forms: list[bytes]) -> list[str]:
-    """Return the paths under ``root`` (relative) whose bytes contain one of ``forms``."""
-    hits = []
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and found_in(path.read_bytes(), forms):
-            hits.append(str(path.relative_to(root)))
-    return hits
