@@ -1,4 +1,4 @@
-"""Wiring of the stages: one object that holds the database, stores, rules and transports.
+"""Wiring of the stages: one object with the database, the stores, the rules and the transports.
 
 The CLI and the daemon build an :class:`App`; tests build one on temporary folders and
 call :meth:`App.run_once` to run one deterministic iteration.
@@ -254,8 +254,11 @@ class App:
         return self.sender.run_once()
 
     def run_once(self) -> tuple[IntakeStats, SendStats]:
-        """One deterministic iteration: take in, plan everything due (receipts without
-        waiting for the settle time, reminders, expiries, the digest), send it."""
+        """Run one deterministic iteration: take in, plan everything due, send it.
+
+        Receipts do not wait for the settle time; reminders, expiries and the digest are
+        planned as the scheduler would at this moment.
+        """
         from mailflow.jobs import run_registry_planners
 
         stats = self.intake_pass()

@@ -1,7 +1,7 @@
-"""Plan the answer to each batch of mail an item received, once its settle time has passed.
+"""Plan the receipt for each batch of mail an item received, once its settle time has passed.
 
 Mails from one sender that arrive within the settle time share one receipt. A receipt
-answers the sender of the batch's last mail and threads with it.
+goes to the sender of the batch's last mail and threads with it.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def plan_receipts(session: Session, config: Config, renderer: Renderer, flush: b
 
 
 def plan_event_receipts(session: Session, config: Config, renderer: Renderer, flush: bool = False) -> int:
-    """Answer each host whose challenge list became a draft event; returns how many."""
+    """Plan a receipt for each host whose challenge list became a draft event; returns how many."""
     current = clock.now()
     query = select(Event).where(Event.receipt_due_at.is_not(None))
     if not flush:

@@ -35,7 +35,7 @@ ITEM_KINDS = ("change_notice", "withdrawal", "inquiry", "attendance_form")
 
 @dataclass
 class FilingResult:
-    """Where the message went: the item it joined (if any) and the mailbox folder."""
+    """The outcome of filing: the item the message joined (if any) and its mailbox folder."""
 
     item: ReviewItem | None
     folder: str
@@ -102,7 +102,7 @@ def _file_application(session: Session, config: Config, store: DocumentStore, in
 def _link_renewal(session: Session, item: ReviewItem, analysis: Analysis, sender: str | None) -> None:
     """Tie a renewal to its registry entry at once, so reminders stop and staff see a late one.
 
-    A match by number or by name asks staff to confirm it in the notification.
+    Staff confirm a match made by number or by name in the notification.
     """
     form = analysis.form or {}
     number = form.get("registration_number") or analysis.details.get("registration_number")
@@ -149,7 +149,7 @@ def _merge_findings(item: ReviewItem, analysis: Analysis) -> None:
 
 def _attach(session: Session, config: Config, store: DocumentStore, inbound: InboundMessage,
             analysis: Analysis, item: ReviewItem) -> None:
-    """Link the message to ``item``, keep its documents and queue the answer for the batch."""
+    """Link the message to ``item``, keep its documents and add it to a receipt batch."""
     message = analysis.message
     inbound.item_id = item.id
     review_items.add_thread_ids(item, message.message_id)
@@ -190,7 +190,7 @@ def _add_to_batch(config: Config, item: ReviewItem, inbound: InboundMessage, ana
     """Add the message to the item's open receipt batch, or start a new batch.
 
     Mail that reaches the mailbox within the settle time of the batch's last mail joins
-    it; the planner sends one receipt per batch, with the checklist as it stood then.
+    it. The planner sends one receipt per batch, with the checklist as it stood then.
     """
     settle = dt.timedelta(seconds=config.intake.settle_seconds)
     arrived = arrival_time(analysis.message) or clock.now()
