@@ -26,6 +26,7 @@ from mailflow.mailbox.factory import make_source
 from mailflow.outbound.sender import Sender, SendStats
 from mailflow.outbound.templates import Renderer
 from mailflow.planning.receipts import plan_event_receipts, plan_receipts
+from mailflow.privacy.log_format import install_wire_filter
 from mailflow.privacy.mailbox_copies import SyncReport, sync_mailbox_copies
 from mailflow.review.filing import file_analysis
 from mailflow.review.notify import plan_staff_notifications
@@ -53,6 +54,7 @@ class App:
     def __init__(self, config: Config, source: MailboxSource | None = None, migrate_schema: bool = True) -> None:
         self.config = config
         configure_pillow()
+        install_wire_filter()
         config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.engine = make_engine(config.database_url, config.database.busy_timeout_ms)
         if migrate_schema:

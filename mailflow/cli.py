@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 
 from mailflow.config import Config, ConfigError, load_config
 from mailflow.errors import MailflowError
+from mailflow.privacy.log_format import MessageFreeTracebackFormatter
 
 DEFAULT_CONFIG_NAMES = ("config.toml",)
 
@@ -52,9 +53,11 @@ def configure_logging(level: str, log_file: str | None = None) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    formatter = MessageFreeTracebackFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    for handler in handlers:
+        handler.setFormatter(formatter)
     logging.basicConfig(
         level=getattr(logging, level),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
         handlers=handlers,
         force=True,
     )
