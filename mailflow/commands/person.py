@@ -19,6 +19,7 @@ from mailflow.privacy.erase import erase_person
 from mailflow.privacy.export import export_person
 from mailflow.privacy.mailbox_copies import pending_count
 from mailflow.privacy.person import Lookup, find_person
+from mailflow.privacy.retention import outbox_folder
 
 QUERY_HELP = "メールアドレス、登録番号（例 MM-2026-0001）または受付番号（例 2026-0012）"
 
@@ -71,7 +72,7 @@ def run_export(args: argparse.Namespace, config: Config) -> int:
 def run_erase(args: argparse.Namespace, config: Config) -> int:
     services = open_services(config)
     sessions = open_sessions(config)
-    outbox_dir = config.resolve(config.outbound.directory) if config.outbound.type == "files" else None
+    outbox_dir = outbox_folder(config)
     with transaction(sessions) as session:
         lookup = find_person(session, args.query)
         if lookup.person is None:

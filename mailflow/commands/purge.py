@@ -15,7 +15,7 @@ from mailflow import clock
 from mailflow.commands.decide import open_services, open_sessions
 from mailflow.config import Config
 from mailflow.privacy.mailbox_copies import pending_count
-from mailflow.privacy.retention import RetentionPolicy, RetentionReport, run_retention
+from mailflow.privacy.retention import RetentionPolicy, RetentionReport, outbox_folder, run_retention
 
 ROLE_LABELS = {
     "registration_form": "登録申請書",
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     policy = RetentionPolicy.from_config(config.privacy)
     actor = args.actor or getpass.getuser()
     report = run_retention(sessions, services.store, services.key, policy, clock.now(), dry_run=args.dry_run,
-                           actor=actor)
+                           actor=actor, outbox_dir=outbox_folder(config))
     print("\n".join(report_lines(report)))
     if not args.dry_run:
         with sessions() as session:

@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 _CONTENT_TYPE_TOKEN = re.compile(r"[^a-z0-9!#$&^_.+\-/]")
 _CHARSET_PARAMETER = re.compile(rb"""(;\s*charset\s*=\s*)("[^"]*"|[^;\s]*)""", re.IGNORECASE)
 REMOVED_PART_HEADER = "X-Mailflow-Removed-Part"
+_NOTICE_DIGEST = re.compile(r"、SHA-256 [0-9a-f]{64}")
 TEXT_TYPES = ("text/plain", "text/html")
 
 
@@ -53,13 +54,15 @@ class RedactError(MailflowError):
     """A part to remove was not found in the message, so nothing was removed."""
 
 
-def remove_parts(raw: bytes, part_ids: list[str], note: str) -> bytes:
+def remove_parts(raw: bytes, part_ids: list[str], note: str, record_digest: bool = True) -> bytes:
     """Return a copy of ``raw`` in which each named part is replaced by a text/plain notice.
 
     ``note`` gives the reason in Japanese, because staff read the copy. Any individual
     number in it is masked. Each notice names the part id, the removed part's
-    content type, its decoded size and SHA-256, never its file name. A part that is
-    already such a notice stays as it is, so removing a part twice changes nothing.
+    content type and decoded size, and its SHA-256 unless ``record_digest`` is False
+    (a purge keeps no hash of what it deleted). It never names the file. A part that
+    is already such a notice stays as it is, except that ``record_digest`` False drops
+    the SHA-256 from it, so removing a part twice changes nothing more.
     Raises RedactError, before changing anything, when a part id is not in the message.
     """
     entities = index_entities(parse_entities(raw))
@@ -70,12 +73,19 @@ def remove_parts(raw: bytes, part_ids: list[str], note: str) -> bytes:
     newline = line_separator(raw)
     replacements = []
     for entity in outermost(list(targets.values())):
-        if is_removal_notice(raw, entity):
-            continue
-        replacements.append((entity.start, entity.end, _notice(raw, entity, note, newline)))
+        if not is_removal_notice(raw, entity):
+            replacements.append((entity.start, entity.end, _notice(raw, entity, note, newline, record_digest)))
+        elif not record_digest:
+            replacement = _masked_text_entity(raw, entity, _without_digest, newline)
+            if replacement is not None:
+                replacements.append((entity.start, entity.end, replacement))
     if replacements:
         logger.info("message parts removed: parts=%s", ",".join(sorted(targets)))
     return splice(raw, replacements)
+
+
+def _without_digest(text: str) -> str:
+    return _NOTICE_DIGEST.sub("", text)
 
 
 def is_removal_notice(raw: bytes, entity: Entity) -> bool:
@@ -101,7 +111,7 @@ def _resolve(entities: dict[str, Entity], requested: str) -> Entity:
     )
 
 
-def _notice(raw: bytes, entity: Entity, note: str, newline: bytes) -> bytes:
+def _notice(raw: bytes, entity: Entity, note: str, newline: bytes, record_digest: bool) -> bytes:
     """Build the replacement bytes for ``entity``: new Content-* headers and the notice as body.
 
     The body of a message that is not multipart keeps its other header fields (From,
@@ -109,10 +119,11 @@ def _notice(raw: bytes, entity: Entity, note: str, newline: bytes) -> bytes:
     """
     content = decoded_body(raw, entity)
     content_type = _CONTENT_TYPE_TOKEN.sub("", entity.content_type.lower())[:100]
+    digest = f"、SHA-256 {hashlib.sha256(content).hexdigest()}" if record_digest else ""
     text = (
         "この部分は削除されました。\n"
         f"理由: {mask_individual_numbers(note)}\n"
-        f"削除した部分: {entity.part_id}（{content_type}、{len(content)} バイト、SHA-256 {hashlib.sha256(content).hexdigest()}）\n"
+        f"削除した部分: {entity.part_id}（{content_type}、{len(content)} バイト{digest}）\n"
     )
     encoded = base64.encodebytes(text.encode("utf-8")).replace(b"\n", newline)
     headers = [

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from mailflow import clock
 from mailflow.db.models import AuditEntry
 from mailflow.privacy.person import PERSONAL_FIELDS, Person
-from mailflow.privacy.purge import ERASURE, purge_documents
+from mailflow.privacy.purge import ERASURE, WRITTEN_FILE, purge_documents
 from mailflow.privacy.stored_mail import replace_stored_raw
 from mailflow.registry.mentors import ACTIVE, WITHDRAWN
 from mailflow.storage import DocumentStore
@@ -40,8 +40,6 @@ from mailflow.storage import DocumentStore
 logger = logging.getLogger(__name__)
 
 ERASED = "（消去）"
-# The file transport records "written to <file name>" as the delivery reply.
-_WRITTEN_FILE = re.compile(r"written to (\S+\.eml)")
 # Registry history fields that are registry bookkeeping, not about the person.
 BOOKKEEPING_FIELDS = ("registered_on", "expires_on", "status")
 
@@ -72,7 +70,7 @@ def erase_person(session: Session, store: DocumentStore, key: bytes | None, pers
         return summary
     values = sorted(person.personal_values(), key=len, reverse=True)
     stored = [document for document in person.documents if document.storage_id is not None]
-    purge_documents(session, store, stored, ERASURE, actor, key)
+    purge_documents(session, store, stored, ERASURE, actor, key, outbox_dir)
     for document in person.documents:
         document.filename = None
         document.sha256 = ""
@@ -160,7 +158,7 @@ def _erase_mentor(mentor) -> None:
 
 
 def _erase_outbox(row, outbox_dir: Path | None) -> None:
-    written = _WRITTEN_FILE.search(row.smtp_reply or "")
+    written = WRITTEN_FILE.search(row.smtp_reply or "")
     if outbox_dir is not None and written:
         (outbox_dir / Path(written.group(1)).name).unlink(missing_ok=True)
     if row.status == "pending":

@@ -1,9 +1,11 @@
-"""Purge stored documents: delete the file, empty the row, strip the part from the stored raw mail.
+"""Purge stored documents: delete the file, empty the row, strip the part from every stored mail.
 
-A purge removes the content and every trace of it that the row or the stored raw mail
-kept (file name, hash, notes, the MIME part). The row stays as a tombstone that records
-what kind of document arrived, when, and why and when it was purged, so the item's
-history still adds up. Every purge writes an AuditEntry without any content.
+A purge removes the content and every trace of it that the row or a stored mail kept.
+That is the file name, hash and notes in the row, and the MIME part in the stored raw
+mail it came in. It is also the attachment and its file name in the outbox mails that
+forwarded it to staff, including the .eml files the file transport wrote. The row stays as a tombstone that
+records what kind of document arrived, when, and why and when it was purged, so the
+item's history still adds up. Every purge writes an AuditEntry without any content.
 
 The file is deleted before the database rows change. When the transaction fails after
 that, the document is gone but the row still names it, and the next purge of the same
@@ -13,15 +15,20 @@ document completes it. The opposite order could leave content behind.
 from __future__ import annotations
 
 import logging
+import os
+import re
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailflow import clock
-from mailflow.db.models import AuditEntry, Document, InboundMessage
+from mailflow.db.models import AuditEntry, Document, InboundMessage, Outbox
 from mailflow.errors import MailflowError
-from mailflow.intake.redact import RedactError, remove_parts
+from mailflow.intake.parse import parse_message
+from mailflow.intake.redact import RedactError, mask_text_parts, remove_parts
 from mailflow.privacy.stored_mail import replace_stored_raw, stored_raw
 from mailflow.storage import DocumentStore
 
@@ -41,6 +48,9 @@ REASON_NOTES = {
     ERASURE: "本人からの削除の求めにより、この書類は削除しました。",
 }
 DEFAULT_NOTE = "この書類は削除しました。"
+PURGED_NAME = "（削除した書類）"
+# The file transport records "written to <file name>" as the delivery reply.
+WRITTEN_FILE = re.compile(r"written to (\S+\.eml)")
 
 
 class PurgeError(MailflowError):
@@ -64,23 +74,25 @@ class PurgeResult:
 
 
 def purge_document(session: Session, store: DocumentStore, document_id: int, reason: str, actor: str,
-                   key: bytes | None) -> PurgeResult:
+                   key: bytes | None, outbox_dir: Path | None = None) -> PurgeResult:
     """Purge one document in the caller's transaction and audit it with ``actor``.
 
     ``reason`` is one of the reason constants of this module (the staff command 再提出
     passes RESUBMISSION_REQUESTED). ``key`` decrypts and re-encrypts the stored raw mail.
-    Purging a purged document again finishes what a failed purge left and is otherwise
-    harmless. Raises PurgeError when no document has ``document_id``, and the storage
-    errors when the stored mail is encrypted and ``key`` cannot open it.
+    ``outbox_dir`` is the folder of the file transport (``outbound.directory`` when
+    ``outbound.type`` is files): its .eml copies of staff mails are rewritten too. Purging
+    a purged document again finishes what a failed purge left and is otherwise harmless.
+    Raises PurgeError when no document has ``document_id``, and the storage errors when
+    the stored mail is encrypted and ``key`` cannot open it.
     """
     document = session.get(Document, document_id)
     if document is None:
         raise PurgeError(f"書類 {document_id} が見つかりません（書類IDを確認してください）", document_id=document_id)
-    return purge_documents(session, store, [document], reason, actor, key)[0]
+    return purge_documents(session, store, [document], reason, actor, key, outbox_dir)[0]
 
 
 def purge_documents(session: Session, store: DocumentStore, documents: list[Document], reason: str, actor: str,
-                    key: bytes | None) -> list[PurgeResult]:
+                    key: bytes | None, outbox_dir: Path | None = None) -> list[PurgeResult]:
     """Purge ``documents`` as :func:`purge_document` does, rewriting each stored mail once."""
     by_message: dict[int | None, list[Document]] = defaultdict(list)
     for document in documents:
@@ -90,6 +102,7 @@ def purge_documents(session: Session, store: DocumentStore, documents: list[Docu
         inbound = session.get(InboundMessage, inbound_id) if inbound_id is not None else None
         deleted = {document.id: _delete_file(store, document) for document in group}
         stripped = _strip_parts(inbound, [document.part_id for document in group], reason, key)
+        strip_outbox(session, group, REASON_NOTES.get(reason, DEFAULT_NOTE), outbox_dir)
         for document in group:
             already = document.purged_at is not None and document.storage_id is None
             part = _top_part(document.part_id)
@@ -102,6 +115,58 @@ def purge_documents(session: Session, store: DocumentStore, documents: list[Docu
     return results
 
 
+def strip_outbox(session: Session, documents: list[Document], note: str, outbox_dir: Path | None) -> list[int]:
+    """Remove ``documents`` from the outbox mails of their items: the attachment, and the file name in the text.
+
+    Attachments are recognised by their SHA-256, so this must run before the rows are
+    emptied. Returns the ids of the outbox rows that changed.
+    """
+    hashes = {document.sha256 for document in documents if document.sha256}
+    names = sorted({document.filename for document in documents if document.filename}, key=len, reverse=True)
+    item_ids = sorted({document.item_id for document in documents if document.item_id is not None})
+    if not item_ids or not (hashes or names):
+        return []
+    changed = []
+    query = select(Outbox).where(Outbox.item_id.in_(item_ids), Outbox.raw.is_not(None))
+    for row in session.scalars(query):
+        attachments = parse_message(row.raw).all_attachments()
+        parts = sorted({attachment.part_id.split("/", 1)[0] for attachment in attachments if attachment.sha256 in hashes})
+        new_raw = remove_parts(row.raw, parts, note, record_digest=False) if parts else row.raw
+        new_raw = mask_text_parts(new_raw, _name_masker(names)) if names else new_raw
+        if new_raw == row.raw:
+            continue
+        row.raw = new_raw
+        changed.append(row.id)
+        written = WRITTEN_FILE.search(row.smtp_reply or "")
+        if outbox_dir is not None and written:
+            _rewrite_if_present(outbox_dir / Path(written.group(1)).name, new_raw)
+    if changed:
+        logger.info("outbox mails stripped outbox=%s", ",".join(map(str, changed)))
+    return changed
+
+
+def _name_masker(names: list[str]):
+    def mask(text: str) -> str:
+        for name in names:
+            text = text.replace(name, PURGED_NAME)
+        return text
+
+    return mask
+
+
+def _rewrite_if_present(path: Path, data: bytes) -> None:
+    """Replace the file at ``path`` (if it exists) with ``data``: mode 0600, fsynced, renamed into place."""
+    if not path.is_file():
+        return
+    temporary = path.with_name(f".{path.name}.purge.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as stream:
+        stream.write(data)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(temporary, path)
+
+
 def _strip_parts(inbound: InboundMessage | None, part_ids: list[str], reason: str, key: bytes | None) -> set[str]:
     if inbound is None or inbound.raw is None:
         return set()
@@ -109,7 +174,7 @@ def _strip_parts(inbound: InboundMessage | None, part_ids: list[str], reason: st
     assert raw is not None
     parts = sorted({_top_part(part_id) for part_id in part_ids})
     try:
-        new_raw = remove_parts(raw, parts, REASON_NOTES.get(reason, DEFAULT_NOTE))
+        new_raw = remove_parts(raw, parts, REASON_NOTES.get(reason, DEFAULT_NOTE), record_digest=False)
     except RedactError:
         # The stored mail must still be parseable by the same rules that assigned the id.
         logger.error("stored mail part not found inbound=%s parts=%s", inbound.id, ",".join(parts))

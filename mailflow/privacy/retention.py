@@ -18,8 +18,9 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow import clock
@@ -93,12 +94,12 @@ class RetentionReport:
 
 
 def due_documents(session: Session, policy: RetentionPolicy, now: dt.datetime) -> list[DueDocument]:
-    """Return the documents not purged yet whose retention ended at or before ``now``, oldest first."""
+    """Return the documents to purge whose retention ended at or before ``now``, oldest first."""
     query = (
         select(Document.id, Document.inbound_message_id, Document.item_id, Document.role,
                ReviewItem.number, ReviewItem.decided_at)
         .join(ReviewItem, Document.item_id == ReviewItem.id)
-        .where(Document.purged_at.is_(None), ReviewItem.decided_at.is_not(None))
+        .where(_not_purged_completely(), ReviewItem.decided_at.is_not(None))
         .order_by(Document.id)
     )
     due = []
@@ -112,6 +113,15 @@ def due_documents(session: Session, policy: RetentionPolicy, now: dt.datetime) -
             reason = IDENTITY_RETENTION if identity else DOCUMENT_RETENTION
             due.append(DueDocument(document_id, inbound_id, item_id, number, role, reason, due_at))
     return sorted(due, key=lambda entry: entry.due_at)
+
+
+def _not_purged_completely():
+    """Condition for a document still to purge: not purged, or purged at intake with its name kept.
+
+    A document with an individual number is never stored, but its row keeps the file
+    name for staff until its retention ends like any other.
+    """
+    return or_(Document.purged_at.is_(None), Document.filename.is_not(None), Document.sha256 != "")
 
 
 def due_messages(session: Session, policy: RetentionPolicy, now: dt.datetime) -> list[DueMessage]:
@@ -137,13 +147,15 @@ def due_messages(session: Session, policy: RetentionPolicy, now: dt.datetime) ->
 
 def run_retention(sessions: sessionmaker[Session], store: DocumentStore, key: bytes | None,
                   policy: RetentionPolicy, now: dt.datetime, dry_run: bool = False,
-                  actor: str = "mailflow") -> RetentionReport:
+                  actor: str = "mailflow", outbox_dir: Path | None = None) -> RetentionReport:
     """Purge what ``policy`` makes due at ``now``; with ``dry_run`` only report it.
 
     Documents are purged per received mail and raw mails one by one, each in its own
     transaction, so one that fails (an undecryptable mail, a store error) is logged,
     listed in the report and tried again by the next run. The mailbox copies follow at
-    the watcher's next intake pass.
+    the watcher's next intake pass. ``outbox_dir`` is the file transport's folder, whose
+    .eml copies of staff mails lose the purged documents too (see
+    :func:`mailflow.privacy.purge.strip_outbox`).
     """
     with transaction(sessions) as session:
         report = RetentionReport(dry_run, due_documents(session, policy, now), due_messages(session, policy, now))
@@ -153,7 +165,7 @@ def run_retention(sessions: sessionmaker[Session], store: DocumentStore, key: by
     for entry in report.due_documents:
         by_message[entry.inbound_id].append(entry)
     for entries in by_message.values():
-        _purge_group(sessions, store, key, entries, actor, report)
+        _purge_group(sessions, store, key, entries, actor, report, outbox_dir)
     for entry in report.due_messages:
         _purge_raw(sessions, key, entry, actor, report)
     logger.info("retention run documents=%d messages=%d failed=%d", len(report.purged_documents),
@@ -164,22 +176,28 @@ def run_retention(sessions: sessionmaker[Session], store: DocumentStore, key: by
 def apply_retention(sessions: sessionmaker[Session], config: Config, store: DocumentStore, key: bytes | None,
                     now: dt.datetime) -> RetentionReport:
     """Run the retention purge for the daemon's daily job, with the policy of ``config``."""
-    return run_retention(sessions, store, key, RetentionPolicy.from_config(config.privacy), now)
+    return run_retention(sessions, store, key, RetentionPolicy.from_config(config.privacy), now,
+                         outbox_dir=outbox_folder(config))
+
+
+def outbox_folder(config: Config) -> Path | None:
+    """Return the folder where the file transport writes .eml files, or None when mail goes out by SMTP."""
+    return config.resolve(config.outbound.directory) if config.outbound.type == "files" else None
 
 
 def _purge_group(sessions: sessionmaker[Session], store: DocumentStore, key: bytes | None,
-                 entries: list[DueDocument], actor: str, report: RetentionReport) -> None:
+                 entries: list[DueDocument], actor: str, report: RetentionReport, outbox_dir: Path | None) -> None:
     """Purge the due documents of one received mail in one transaction."""
     ids = [entry.document_id for entry in entries]
     reasons = {entry.document_id: entry.reason for entry in entries}
     try:
         with transaction(sessions) as session:
             # Another daemon may purge the same documents, so rows it locked or purged are skipped.
-            query = select(Document).where(Document.id.in_(ids), Document.purged_at.is_(None))
+            query = select(Document).where(Document.id.in_(ids), _not_purged_completely())
             documents = list(session.scalars(query.with_for_update(skip_locked=True)))
             for reason in sorted({reasons[document.id] for document in documents}):
                 chosen = [document for document in documents if reasons[document.id] == reason]
-                purge_documents(session, store, chosen, reason, actor, key)
+                purge_documents(session, store, chosen, reason, actor, key, outbox_dir)
             report.purged_documents.extend(document.id for document in documents)
     except MailflowError as exc:
         report.failed_documents.extend(ids)
