@@ -62,13 +62,16 @@ def _codec(charset: str) -> str:
 def number_forms(number: str) -> list[bytes]:
     """Return every byte form of a 12-digit number that a leak search must look for.
 
-    Plain, grouped 4-4-4 with a space or a hyphen, full-width (UTF-8, UTF-16 and cp932
-    text), and base64 of the plain and full-width UTF-8 text.
+    Plain, grouped 4-4-4 with a space or a hyphen, full-width (UTF-8, UTF-16, cp932,
+    EUC-JP and ISO-2022-JP text), and base64 of the plain and full-width UTF-8 text.
     """
     grouped = [f"{number[:4]}{separator}{number[4:8]}{separator}{number[8:]}" for separator in (" ", "-")]
     texts = [number, *grouped, number.translate(FULL_WIDTH)]
     forms = [text.encode("utf-8") for text in texts]
     forms.append(number.translate(FULL_WIDTH).encode("cp932"))
+    forms.append(number.translate(FULL_WIDTH).encode("euc_jp"))
+    # ISO-2022-JP writes full-width digits as JIS pairs between escape sequences.
+    forms.append(number.translate(FULL_WIDTH).encode("iso2022_jp")[3:-3])
     forms.append(number.translate(FULL_WIDTH).encode("utf-16-le"))
     forms.append(number.encode("utf-16-le"))
     for text in (number, number.translate(FULL_WIDTH)):

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from mailflow import clock
 from mailflow.app import App
 from mailflow.config import Config
 from mailflow.db.models import ReviewItem
@@ -21,7 +20,7 @@ from tests.conftest import SAMPLE
 STAFF = "shinsa@bureau.example.jp"
 MAILBOX = SAMPLE / "mailbox"
 # Mail taken in on this day (UTC); retention counts from the decision made on it.
-INTAKE_DAY = dt.datetime(2026, 12, 18, 1, 0, tzinfo=dt.timezone.utc)
+INTAKE_DAY = dt.datetime(2026, 12, 18, 1, 0, tzinfo=dt.UTC)
 
 
 def sample_mail(stem: str) -> Path:
@@ -45,6 +44,21 @@ def app_config(root: Path, database_url: str | None = None, encrypted: bool = Fa
     return config
 
 
+def server_config(root: Path, imap_server, smtp_server) -> Config:
+    """Return :func:`app_config` settings with the Dovecot inbox of user ``intake`` and plain SMTP to ``smtp_server``."""
+    from tests.mailbox.conftest import imap_config
+
+    config = app_config(root)
+    config.mailbox.type = "imap"
+    config.mailbox.imap = imap_config(imap_server)
+    config.outbound.type = "smtp"
+    config.outbound.smtp.host = smtp_server.host
+    config.outbound.smtp.port = smtp_server.port
+    config.outbound.smtp.security = "plain"
+    config.outbound.smtp.auth = "none"
+    return config
+
+
 def deliver(config: Config, *mails: Path | bytes) -> None:
     """Put each mail into the Maildir inbox's ``new/``, as an MTA would."""
     inbox = config.resolve(config.mailbox.maildir)
@@ -52,7 +66,10 @@ def deliver(config: Config, *mails: Path | bytes) -> None:
         (inbox / sub).mkdir(parents=True, exist_ok=True)
     for index, mail in enumerate(mails):
         if isinstance(mail, Path):
-            shutil.copy(mail, inbox / "new" / mail.name)
+            target = inbox / "new" / mail.name
+            if target.exists():  # cases name their inputs mail.eml alike
+                target = inbox / "new" / f"{mail.parent.name}-{mail.name}"
+            shutil.copy(mail, target)
         else:
             (inbox / "new" / f"extra-{index}.eml").write_bytes(mail)
 
@@ -67,10 +84,6 @@ def decide_all(app: App, line: str = "reject 要件を満たしていません")
                 apply_command(DecisionContext(session, app, actor=STAFF, channel="cli"), item, parse_command(line))
                 decided.append(item.id)
     return decided
-
-
-def frozen_at(moment: dt.datetime) -> None:
-    clock.set_now(moment)
 
 
 def days_after_intake(days: int) -> dt.datetime:
