@@ -266,4 +266,5 @@ class App:
         stats = self.intake_pass()
         self.plan(flush=True)
         run_registry_planners(self)
+        self.sync_mailbox_copies()  # copies the retention purge just made stale
         return stats, self.send()

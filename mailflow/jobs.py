@@ -52,6 +52,9 @@ REMINDERS_JOB = "renewal_reminders"
 EXPIRY_JOB = "registry_expiry"
 DIGEST_JOB = "staff_digest"
 PLAN_AND_SEND_JOB = "plan_and_send"
+RETENTION_JOB = "retention_purge"
+# Purges run at night, when staff are not reading the documents they remove.
+RETENTION_TIME = dt.time(2, 30)
 
 
 @dataclass
@@ -171,13 +174,23 @@ def _guarded(name: str, stopping: threading.Event, func: Callable[[dt.datetime],
 
 
 def run_registry_planners(app: App) -> None:
-    """Run the reminder, expiry, digest and send-guard planners once, at ``clock.now()``."""
+    """Run the reminder, expiry, digest, retention and send-guard planners once, at ``clock.now()``."""
     context = JobContext.load(app.config, app.sessions, app.renderer)
     now = clock.now()
     run_reminders(context, now)
     run_expiry(context, now)
     run_digest(context, now)
+    run_retention_job(app, now)
     run_send_guard(context, now)
+
+
+def run_retention_job(app: App, now: dt.datetime) -> None:
+    """Purge what the retention settings say is due; mailbox copies follow at the next sync."""
+    from mailflow.privacy.retention import apply_retention
+
+    report = apply_retention(app.sessions, app.config, app.store, app.key, now)
+    logger.info("retention run documents=%d messages=%d failed=%d", len(report.purged_documents),
+                len(report.purged_messages), len(report.failed_documents) + len(report.failed_messages))
 
 
 def build_scheduler(app: App, stopping: threading.Event) -> BackgroundScheduler:
@@ -199,4 +212,8 @@ def build_scheduler(app: App, stopping: threading.Event) -> BackgroundScheduler:
         next_run_time=clock.now(),
     )
     add_registry_jobs(scheduler, context, stopping)
+    scheduler.add_job(
+        clocked_job(_guarded(RETENTION_JOB, stopping, lambda now: run_retention_job(app, now))),
+        weekday_trigger(RETENTION_TIME, "*"), id=RETENTION_JOB, name=RETENTION_JOB, next_run_time=clock.now(),
+    )
     return scheduler

@@ -27,6 +27,8 @@ from mailflow.review import states
 from mailflow.review.commands import ParsedCommand
 from mailflow.review.mailings import Services, period_words, plan_applicant_mail, plan_mentor_mail
 from mailflow.review.mentor_items import approve_change_notice, approve_withdrawal, matched_mentor
+from mailflow.privacy import purge as privacy_purge
+from mailflow.privacy.retention import outbox_folder
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +187,7 @@ def request_resubmission(context: DecisionContext, item: ReviewItem, parsed: Par
     purged = []
     for document in item.documents:
         if document.role == role and document.storage_id is not None:
-            purge_document(context, document, "resubmission_requested")
+            purge_document(context, document, privacy_purge.RESUBMISSION_REQUESTED)
             purged.append(document.id)
     item.checklist = {**(item.checklist or {}), role: False}
     _recompute(item)
@@ -196,17 +198,13 @@ def request_resubmission(context: DecisionContext, item: ReviewItem, parsed: Par
 
 
 def purge_document(context: DecisionContext, document, reason: str) -> None:
-    """Delete a document's stored content and mark the row purged; the row itself stays.
+    """Purge a document's content everywhere it is kept, audited with the deciding staff member.
 
-    NOTE: a shared purge operation for the privacy schedule would replace this once it
-    exists, so that every purge is done and audited in one place.
+    The shared purge also strips the part from the stored mail, from staff mails and,
+    through the next mailbox sync, from the mailbox copy.
     """
-    if document.storage_id is not None:
-        context.services.store.delete(document.storage_id)
-    document.storage_id = None
-    document.kept = False
-    document.purged_at = clock.now()
-    document.purge_reason = reason
+    privacy_purge.purge_document(context.session, context.services.store, document.id, reason, context.actor,
+                                 context.services.key, outbox_folder(context.config))
 
 
 def hold(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -> DecisionResult:

@@ -48,6 +48,7 @@ class Services(Protocol):
     config: Config
     renderer: Renderer
     store: DocumentStore
+    key: bytes | None
 
 
 def base_context(config: Config, item: ReviewItem | None = None) -> dict[str, Any]:
