@@ -44,11 +44,18 @@ def check_decoder(decoder: Callable[[bytes], Decoded], corpus: list[CorpusMail])
             fields = expected_fields(mail.expected)
             checked += len(fields)
             wrong.extend([mail.name, name] for name in fields)
-            crashes.append([mail.name, type(error).__name__])
+            crashes.append([mail.name, _error_name(error)])
             continue
         checked += len(results)
         wrong.extend([mail.name, name] for name, ok in results.items() if not ok)
     return {"checked": checked, "wrong": wrong, "crashes": crashes}
+
+
+def _error_name(error: Exception) -> str:
+    """Return the exception's class with its module unless built in, e.g. ``binascii.Error``."""
+    module = type(error).__module__
+    name = type(error).__qualname__
+    return name if module == "builtins" else f"{module}.{name}"
 
 
 def measure(corpora: dict[str, list[CorpusMail]], rounds: int, passes: int) -> dict[tuple[str, str], list[float]]:
