@@ -123,6 +123,10 @@ def _mask_stored_text(analysis: Analysis, raw: bytes, password_notice: bool) -> 
             analysis.masked_parts = list(dict.fromkeys([*analysis.masked_parts, *masked.parts]))
             analysis.masked_for.append(reason)
         analysis.message.subject = masker(analysis.message.subject)
+        for address in [analysis.message.from_, *analysis.message.to, *analysis.message.cc,
+                        *analysis.message.reply_to]:
+            if address is not None:
+                address.name = masker(address.name)
         if "body_text" in analysis.details:
             analysis.details["body_text"] = masker(analysis.details["body_text"])
     if analysis.masked_parts:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import email.header
+import email.utils
 import hashlib
 import logging
 import re
@@ -203,21 +204,50 @@ def _mask_subjects(raw: bytes, masker: Masker, prefix: str) -> MaskedCopy:
     return MaskedCopy(splice(raw, replacements), tuple(changed))
 
 
+ADDRESS_FIELDS = (b"from", b"to", b"cc", b"reply-to", b"sender")
+
+
 def _masked_subject_block(block: bytes, masker: Masker, newline: bytes) -> bytes | None:
-    """Return the header block with every masked Subject field re-encoded, or None if none changed."""
+    """Return the header block with masked Subject fields and address display names
+    re-encoded, or None if nothing changed."""
     fields = _header_fields(block)
     changed = False
     for index, field in enumerate(fields):
         name, _, value = field.partition(b":")
-        if name.strip().lower() != b"subject":
+        lowered = name.strip().lower()
+        if lowered == b"subject":
+            replacement = _masked_subject(value, masker, newline)
+        elif lowered in ADDRESS_FIELDS:
+            replacement = _masked_addresses(name.strip(), value, masker, newline)
+        else:
             continue
-        text = decode_header_value(value.decode("utf-8", "surrogateescape")).text
-        masked = masker(text)
-        if masked != text:
-            encoded = email.header.Header(masked, "utf-8", header_name="Subject").encode(linesep=newline.decode())
-            fields[index] = b"Subject: " + encoded.encode("ascii") + newline
+        if replacement is not None:
+            fields[index] = replacement
             changed = True
     return b"".join(fields) if changed else None
+
+
+def _masked_subject(value: bytes, masker: Masker, newline: bytes) -> bytes | None:
+    text = decode_header_value(value.decode("utf-8", "surrogateescape")).text
+    masked = masker(text)
+    if masked == text:
+        return None
+    encoded = email.header.Header(masked, "utf-8", header_name="Subject").encode(linesep=newline.decode())
+    return b"Subject: " + encoded.encode("ascii") + newline
+
+
+def _masked_addresses(name: bytes, value: bytes, masker: Masker, newline: bytes) -> bytes | None:
+    """Mask the display names of an address field; the addresses themselves stay as written."""
+    text = decode_header_value(value.decode("utf-8", "surrogateescape")).text
+    if masker(text) == text:
+        return None
+    rendered = []
+    for display, address in email.utils.getaddresses([text]):
+        display = masker(display)
+        if display and not display.isascii():
+            display = email.header.Header(display, "utf-8").encode()
+        rendered.append(email.utils.formataddr((display, masker(address))) if display else masker(address))
+    return name + b": " + ", ".join(rendered).encode("ascii", "replace") + newline
 
 
 def _header_fields(block: bytes) -> list[bytes]:

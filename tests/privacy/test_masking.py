@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import email
+import email.header
 import email.policy
 import json
 import quopri
@@ -275,3 +276,22 @@ def test_unanalysed_mail_masked():
 
 def test_unanalysed_clean_mail_none():
     assert mask_unanalysed(INQUIRY.read_bytes()) is None
+
+
+def test_display_name_number_masked():
+    encoded_name = email.header.Header(f"山田 {KNOWN_VALID}", "utf-8").encode()
+    raw = text_mail("本文です。").replace(b"From: sender@example.jp", f"From: {encoded_name} <sender@example.jp>".encode())
+    masked = mask_message_text(raw, mask_individual_numbers)
+    assert not found_in(masked.raw, number_forms(KNOWN_VALID))
+    parsed = parse_message(masked.raw)
+    assert parsed.from_.address == "sender@example.jp"
+    assert parsed.from_.name.startswith("山田")
+
+
+def test_display_name_number_masked_in_analysis():
+    encoded_name = email.header.Header(f"山田 {KNOWN_VALID}", "utf-8").encode()
+    raw = text_mail("登録について質問です。").replace(
+        b"From: sender@example.jp", f"From: {encoded_name} <sender@example.jp>".encode())
+    analysis = analyze(raw, load_intake_rules(DEFAULT_RULES_DIR))
+    assert KNOWN_VALID not in analysis.message.from_.name
+    assert not found_in(analysis.stored_raw or raw, number_forms(KNOWN_VALID))
