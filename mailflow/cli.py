@@ -42,16 +42,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE",
                         help="設定ファイル（省略時は環境変数 MAILFLOW_CONFIG、次に ./config.toml。"
                              "どれもなければ組み込みの既定値）")
-    parser.add_argument("--log-level", default=os.environ.get("MAILFLOW_LOG_LEVEL", "INFO"),
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="ログの詳しさ（既定 INFO）")
+    parser.add_argument("--log-level", default=os.environ.get("MAILFLOW_LOG_LEVEL"),
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="ログの詳しさ（既定は run が INFO、その他のコマンドが WARNING）")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="コマンド")
     register_all(subparsers)
     return parser
 
 
-def configure_logging(level: str, log_file: str | None = None) -> None:
+def configure_logging(level: str, log_file: Path | None = None) -> None:
+    """Log to stderr and, when configured, to ``log_file`` (its folder is created 0700)."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if log_file:
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
     formatter = MessageFreeTracebackFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     for handler in handlers:
@@ -76,8 +79,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc.message, file=sys.stderr)
         return 2
-    log_file = str(config.resolve(config.paths.log_file)) if config.paths.log_file else None
-    configure_logging(args.log_level, log_file)
+    # Everything mailflow writes (database, documents, outbox, logs) is for its owner only.
+    os.umask(0o077)
+    level = args.log_level or ("INFO" if args.command == "run" else "WARNING")
+    log_file = config.resolve(config.paths.log_file) if config.paths.log_file else None
+    try:
+        configure_logging(level, log_file)
+    except OSError as exc:
+        print(f"エラー: ログファイル {log_file} を開けません（{exc.strerror}）。paths.log_file を確認してください",
+              file=sys.stderr)
+        return 2
     try:
         return args.handler(args, config)
     except MailflowError as exc:

@@ -106,7 +106,7 @@ class Sender:
                 if row is None or row.status != "pending" or row.claimed_by != self.holder:
                     continue
                 recipients, raw, key = list(row.recipients), row.raw or b"", row.key
-                label = f"{row_id}-{row.kind}"
+                label = f"{row_id:06d}-{row.kind}"
                 deadline = clock.as_utc(row.deadline_at)
             if deadline is not None and clock.now() > deadline:
                 # A mail that could not go out in time (a reminder after its deadline) must not go late.
