@@ -206,6 +206,11 @@ class App:
                                    detail={"inbound_id": inbound.id, "reason": reason}))
             logger.warning("message quarantined inbound=%s", inbound.id)
             return
+        if analysis.kind != "staff_reply" and analysis.decision == "process" and self._from_staff(analysis):
+            # Staff mail is a command or nothing: a reply that lost its token is refused
+            # and reported to staff, never filed as an application and answered.
+            analysis.kind = "staff_reply"
+            inbound.kind = "staff_reply"
         result = file_analysis(session, self.config, self.store, inbound, analysis)
         inbound.state = "auto" if result.folder == "auto" else "processed"
         inbound.folder = result.folder
@@ -220,6 +225,10 @@ class App:
                                    detail={"inbound_id": inbound.id, "parts": analysis.remove_parts}))
         logger.info("message stored inbound=%s kind=%s decision=%s folder=%s",
                     inbound.id, inbound.kind, inbound.decision, inbound.folder)
+
+    def _from_staff(self, analysis: Analysis) -> bool:
+        sender = analysis.message.from_.address.lower() if analysis.message.from_ else ""
+        return sender in {address.lower() for address in self.config.bureau.staff_addresses}
 
     def _finish_move(self, mail: FetchedMail, inbound: InboundMessage, stats: IntakeStats) -> None:
         """Move (or, for a redacted message, replace) ``mail`` and record that it was done."""

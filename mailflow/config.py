@@ -106,6 +106,7 @@ class IntakeConfig:
     review_days_registration: int = 14
     review_days_renewal: int = 30
     max_attachment_bytes: int = 10_485_760  # 10 MiB, stated in receipts
+    max_receipts_per_day: int = 5  # per address; ends loops with unrecognised auto-responders
 
 
 @dataclass
@@ -258,6 +259,7 @@ def _check(config: Config, file: str, problems: list[str]) -> None:
         "outbound.smtp.port", "outbound.rate_per_minute", "outbound.retry_deadline_hours",
         "outbound.retry_initial_seconds", "outbound.max_attempts", "outbound.smtp.timeout_seconds",
         "intake.review_days_registration", "intake.review_days_renewal", "intake.max_attachment_bytes",
+        "intake.max_receipts_per_day",
         "staff.token_days", "staff.refusal_reports_per_hour", "database.busy_timeout_ms",
         "scheduler.sender_interval_seconds",
     ]

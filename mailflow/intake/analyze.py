@@ -60,7 +60,28 @@ def analyze(raw: bytes, rules: IntakeRules) -> Analysis:
     """
     analysis, password_notice = _judge(raw, rules)
     _mask_stored_text(analysis, raw, password_notice)
+    analysis.quarantine_reason = quarantine_reason(analysis)
     return analysis
+
+
+def quarantine_reason(analysis: Analysis) -> str | None:
+    """Return why a message cannot be filed at all, in Japanese for the person who looks.
+
+    Automatic replies and bounces are never quarantined here: they need no answer and no
+    sender. A message with no sender address cannot be answered or matched; a message
+    that nothing classified and whose MIME structure is damaged may be an application
+    that did not survive transport, so a person looks at it.
+    """
+    if analysis.decision in ("ignore_auto_reply", "bounce"):
+        return None
+    message = analysis.message
+    if message.from_ is None or "@" not in (message.from_.address or ""):
+        return "差出人のメールアドレスがないため、返信も案件への振り分けもできません"
+    if analysis.kind == "other" and message.defects:
+        shown = "; ".join(message.defects[:3])
+        more = f"（ほか {len(message.defects) - 3} 件）" if len(message.defects) > 3 else ""
+        return f"メールの構造が壊れていて、内容を確実に読み取れません: {shown}{more}"
+    return None
 
 
 def mask_unanalysed(raw: bytes) -> MaskedCopy | None:

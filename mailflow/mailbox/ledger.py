@@ -36,9 +36,16 @@ def find_known(session: Session, source: str, mail: FetchedMail) -> InboundMessa
             MailboxEntry.uid_key == uid_key,
         )
     )
+    raw_digest = digest(mail.raw)
     if entry is not None:
-        return session.get(InboundMessage, entry.message_id)
-    known = session.scalar(select(InboundMessage).where(InboundMessage.raw_sha256 == digest(mail.raw)))
+        stored = session.get(InboundMessage, entry.message_id)
+        if stored is not None and stored.raw_sha256 == raw_digest:
+            return stored
+        # The location now holds other bytes (a Maildir file name used again, a server
+        # that reused a UID without changing UIDVALIDITY): it is not the message we know.
+        session.delete(entry)
+        session.flush()
+    known = session.scalar(select(InboundMessage).where(InboundMessage.raw_sha256 == raw_digest))
     if known is not None:
         session.add(MailboxEntry(source=source, uidvalidity=uidvalidity, uid_key=uid_key, message_id=known.id))
         session.flush()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from mailflow import clock
 from mailflow.config import Config
-from mailflow.db.models import AddressStatus, AuditEntry, Event, InboundMessage, ReviewItem
+from mailflow.db.models import AddressStatus, AuditEntry, Event, InboundMessage, Outbox, ReviewItem
 from mailflow.intake.findings import DOCUMENT_LABELS, DOCUMENT_ROLES
 from mailflow.intake.privacy import mask_individual_numbers
 from mailflow.outbound.compose import AUTO_REPLIED, Draft
@@ -105,6 +106,12 @@ def _plan_one(session: Session, config: Config, renderer: Renderer, item: Review
     last = session.get(InboundMessage, batch["messages"][-1])
     if template is None or last is None or not last.sender_address:
         return False
+    refusal = no_answer_reason(session, config, last.sender_address, current)
+    if refusal is not None:
+        logger.info("receipt skipped item=%s reason=%s", item.id, refusal)
+        session.add(AuditEntry(item_id=item.id, actor="mailflow", action="receipt_skipped",
+                               detail={"reason": refusal}))
+        return False
     requests = list(batch.get("requests") or [])
     if requests and not _may_send_error_reply(session, last.sender_address, current):
         logger.info("receipt skipped item=%s reason=error_reply_limit", item.id)
@@ -128,6 +135,36 @@ def _plan_one(session: Session, config: Config, renderer: Renderer, item: Review
     if item.kind == "inquiry":
         _forward_inquiry(session, config, renderer, item, last)
     return True
+
+
+# Local parts that belong to machines: an answer to them is never read, and may loop.
+MACHINE_LOCAL_PARTS = re.compile(
+    r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|donotreply|bounces?|auto-?reply|autoresponder)([+._-].*)?$",
+    re.IGNORECASE,
+)
+
+
+def no_answer_reason(session: Session, config: Config, address: str, current: dt.datetime) -> str | None:
+    """Return why ``address`` must get no automatic answer, or None when it may.
+
+    Our own addresses and machine mailboxes never get one. Every address gets at most
+    ``intake.max_receipts_per_day`` a Tokyo day, which ends any loop with an automatic
+    responder that our other checks did not recognise.
+    """
+    own = {config.bureau.intake_address.lower(), config.outbound.from_address.lower(),
+           *(staff.lower() for staff in config.bureau.staff_addresses)}
+    if address.lower() in own:
+        return "own_address"
+    if MACHINE_LOCAL_PARTS.match(address.rpartition("@")[0]):
+        return "machine_address"
+    day_start = current.astimezone(clock.TOKYO).replace(hour=0, minute=0, second=0, microsecond=0)
+    sent_today = 0
+    for recipients in session.scalars(
+            select(Outbox.recipients).where(Outbox.kind.like("receipt%"), Outbox.created_at >= day_start)):
+        sent_today += any(review_items.same_address(recipient, address) for recipient in recipients or [])
+    if sent_today >= config.intake.max_receipts_per_day:
+        return "daily_receipt_limit"
+    return None
 
 
 def _recipient_name(item: ReviewItem, last: InboundMessage) -> str:

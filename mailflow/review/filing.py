@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from mailflow import clock
 from mailflow.config import Config
-from mailflow.db.models import AddressStatus, AuditEntry, Document, Event, InboundMessage, Mentor, ReviewItem
+from mailflow.db.models import AddressStatus, AuditEntry, Document, Event, InboundMessage, Mentor, Outbox, ReviewItem
 from mailflow.intake.findings import DOCUMENT_ROLES, Analysis, DocumentFinding, Warning
 from mailflow.intake.message import Message
 from mailflow.intake.privacy import mask_individual_numbers
@@ -73,7 +73,12 @@ def _file_application(session: Session, config: Config, store: DocumentStore, in
                       analysis: Analysis, sender: str | None) -> FilingResult:
     message = analysis.message
     thread = [message.in_reply_to, *message.references]
-    item = review_items.find_open_application(session, sender, thread)
+    follow_up = review_items.find_open_application(session, sender, thread)
+    item = follow_up.item if follow_up is not None and not follow_up.foreign else None
+    if follow_up is not None and follow_up.foreign:
+        analysis.needs_attention.append(
+            f"受付番号 {follow_up.item.number} の申請への返信として、別のアドレスから届きました。"
+            "同じ申請者からのものか確認してください（この案件は別に受け付けました）")
     created = item is None
     if item is None:
         kind = analysis.kind if analysis.kind in review_items.APPLICATION_KINDS else "registration"
@@ -94,8 +99,9 @@ def _file_application(session: Session, config: Config, store: DocumentStore, in
         item.applicant_name = analysis.form.get("name") or item.applicant_name
         item.applicant_email = analysis.form.get("email") or item.applicant_email
     item.by_post = review_items.merge_unique(item.by_post, analysis.by_post)
+    answer = _may_answer(session, analysis)
     _merge_findings(item, analysis)
-    _attach(session, config, store, inbound, analysis, item)
+    _attach(session, config, store, inbound, analysis, item, answer=answer)
     return FilingResult(item=item, folder="processed", created=created)
 
 
@@ -125,8 +131,9 @@ def _file_single(session: Session, config: Config, store: DocumentStore, inbound
     item.details = {**(item.details or {}), **analysis.details}
     if analysis.decision == "manual_review" and not analysis.needs_attention:
         analysis.needs_attention.append("自動では判断できないため、担当者の確認が必要です")
+    answer = _may_answer(session, analysis)
     _merge_findings(item, analysis)
-    _attach(session, config, store, inbound, analysis, item)
+    _attach(session, config, store, inbound, analysis, item, answer=answer)
     return FilingResult(item=item, folder="processed", created=True)
 
 
@@ -147,8 +154,26 @@ def _merge_findings(item: ReviewItem, analysis: Analysis) -> None:
     item.details = details
 
 
+def _may_answer(session: Session, analysis: Analysis) -> bool:
+    """Return False for a reply to our own mail that brings no document.
+
+    Such a reply gets no receipt: an out-of-office reply without the standard headers
+    would otherwise answer every receipt with another receipt, for ever. A person sees
+    it on the item instead.
+    """
+    message = analysis.message
+    thread = [value for value in [message.in_reply_to, *message.references] if value]
+    if not thread or any(finding.acceptable for finding in analysis.documents):
+        return True
+    ours = session.scalar(select(Outbox.id).where(Outbox.message_id.in_(thread)).limit(1))
+    if ours is None:
+        return True
+    analysis.needs_attention.append("こちらから送ったメールへの返信が、書類なしで届きました。内容を確認してください")
+    return False
+
+
 def _attach(session: Session, config: Config, store: DocumentStore, inbound: InboundMessage,
-            analysis: Analysis, item: ReviewItem) -> None:
+            analysis: Analysis, item: ReviewItem, answer: bool = True) -> None:
     """Link the message to ``item``, keep its documents and add it to a receipt batch."""
     message = analysis.message
     inbound.item_id = item.id
@@ -156,7 +181,8 @@ def _attach(session: Session, config: Config, store: DocumentStore, inbound: Inb
     for finding in analysis.documents:
         session.add(_document_row(store, inbound, item, finding))
 
-    _add_to_batch(config, item, inbound, analysis)
+    if answer:
+        _add_to_batch(config, item, inbound, analysis)
 
     previous = item.state
     review_items.recompute_state(item)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from sqlalchemy import select
@@ -68,7 +69,20 @@ def same_address(left: str | None, right: str | None) -> bool:
     return left.strip().lower() == right.strip().lower()
 
 
-def find_open_application(session: Session, sender: str | None, thread_ids: Iterable[str]) -> ReviewItem | None:
+@dataclass
+class FollowUp:
+    """The open application a follow-up names, and whether it may join it.
+
+    ``foreign`` is set when the mail replies to that application's thread from an address
+    that is neither the one it came from nor the form's: it must not join the item,
+    because its sender would then receive the applicant's details.
+    """
+
+    item: ReviewItem
+    foreign: bool = False
+
+
+def find_open_application(session: Session, sender: str | None, thread_ids: Iterable[str]) -> FollowUp | None:
     """Return the open application a follow-up belongs to.
 
     A reply (In-Reply-To or References naming the applicant's earlier mail or our receipt)
@@ -84,10 +98,11 @@ def find_open_application(session: Session, sender: str | None, thread_ids: Iter
     )
     for item in candidates:
         if wanted.intersection(item.thread_ids or []):
-            return item
+            known = same_address(item.sender_address, sender) or same_address(item.applicant_email, sender)
+            return FollowUp(item, foreign=not known)
     for item in candidates:
         if same_address(item.sender_address, sender):
-            return item
+            return FollowUp(item)
     return None
 
 

@@ -15,11 +15,14 @@ from tests.integration import expectations
 from tests.integration.harness import FROZEN_NOW, base_config, case_mails, message_id_of, parse, sample_mails
 
 
-def deliver(maildir: Path, paths: list[Path]) -> None:
-    """Put each file into new/ with increasing times, as an MTA delivering them in order."""
+def deliver(maildir: Path, paths: list[Path], first: int = 0) -> None:
+    """Put each file into new/ with increasing times, as an MTA delivering them in order.
+
+    ``first`` numbers the first file, so that later deliveries get unused names.
+    """
     for sub in ("new", "cur", "tmp"):
         (maildir / sub).mkdir(parents=True, exist_ok=True)
-    for index, path in enumerate(paths):
+    for index, path in enumerate(paths, start=first):
         target = maildir / "new" / f"{1_800_000_000 + index}.{index}.test:{path.name}"
         shutil.copyfile(path, target)
         os.utime(target, (1_800_000_000 + index, 1_800_000_000 + index))
