@@ -10,12 +10,13 @@ import logging
 import traceback
 from dataclasses import dataclass, field
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow import clock
 from mailflow.config import Config
 from mailflow.db import migrate
-from mailflow.db.models import AuditEntry, InboundMessage
+from mailflow.db.models import AuditEntry, InboundMessage, IntakeAttempt
 from mailflow.db.session import make_engine, make_session_factory, transaction
 from mailflow.intake.analyze import IntakeRules, analyze, load_intake_rules, mask_unanalysed
 from mailflow.intake.findings import Analysis
@@ -34,6 +35,10 @@ from mailflow.review.replies import handle_staff_reply
 from mailflow.storage import DocumentStore, decrypt_blob, encrypt_blob, load_key
 
 logger = logging.getLogger(__name__)
+
+# Starts of the analysis of one message that may end without a result (the process was
+# killed, ran out of memory or was stopped) before the message is quarantined unread.
+MAX_INTAKE_ATTEMPTS = 3
 
 FOLDERS = {"processed": Folder.PROCESSED, "quarantine": Folder.QUARANTINE, "auto": Folder.AUTO}
 
@@ -137,8 +142,14 @@ class App:
             self._finish_move(mail, known, stats)
             return known
 
-        analysis, error = self._analyse(mail.raw)
+        attempts = self._start_attempt(mail.raw)
+        if attempts > MAX_INTAKE_ATTEMPTS:
+            analysis, error = None, (f"このメールの処理が {MAX_INTAKE_ATTEMPTS} 回続けて途中で止まったため、"
+                                     "読まずに隔離しました")
+        else:
+            analysis, error = self._analyse(mail.raw)
         with transaction(self.sessions) as session:
+            session.execute(delete(IntakeAttempt).where(IntakeAttempt.raw_sha256 == ledger.digest(mail.raw)))
             inbound = self._store(session, mail, analysis, error)
             ledger.add_location(session, source_name, mail, inbound)
             session.flush()
@@ -146,6 +157,17 @@ class App:
         stats.new += 1
         self._finish_move(mail, inbound, stats)
         return inbound
+
+    def _start_attempt(self, raw: bytes) -> int:
+        """Count one more start of the analysis of ``raw`` (committed first); return the count."""
+        with transaction(self.sessions) as session:
+            attempt = session.get(IntakeAttempt, ledger.digest(raw))
+            if attempt is None:
+                attempt = IntakeAttempt(raw_sha256=ledger.digest(raw), attempts=0)
+                session.add(attempt)
+            attempt.attempts += 1
+            attempt.last_started_at = clock.now()
+            return attempt.attempts
 
     def _analyse(self, raw: bytes) -> tuple[Analysis | None, str | None]:
         if len(raw) > self.config.mailbox.max_message_bytes:

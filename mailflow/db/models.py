@@ -300,3 +300,17 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(String(100))
     expires_at: Mapped[dt.datetime]
+
+
+class IntakeAttempt(Base):
+    """An analysis that started and has not finished yet, by the digest of the raw mail.
+
+    A row that outlives its process means analysis crashed or hung on that message;
+    after ``MAX_INTAKE_ATTEMPTS`` such starts the message is quarantined unread.
+    """
+
+    __tablename__ = "intake_attempt"
+
+    raw_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_started_at: Mapped[dt.datetime] = mapped_column(default=now)

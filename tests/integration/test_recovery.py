@@ -32,6 +32,8 @@ CRASH_POINTS = {
     "after_commit": "App._finish_move",
     # Every message is filed and moved; no receipt has been sent.
     "before_send": "App.send",
+    # Analysis of a message never returns (killed by the kernel, or hung and killed).
+    "during_analysis": "App._analyse",
 }
 
 WRAPPER = textwrap.dedent("""
@@ -105,7 +107,7 @@ def counts(config) -> tuple[int, int, int]:
         app.close()
 
 
-@pytest.mark.parametrize("crash_at", sorted(CRASH_POINTS))
+@pytest.mark.parametrize("crash_at", ["after_commit", "before_send"])
 def test_crash_then_restart(server, crash_at):
     dovecot, smtp_server, config, config_path = server
     mails = [mail for mail in sample_mails() if mail.stem.startswith(("01", "08", "16"))]
@@ -175,3 +177,27 @@ def test_changed_uidvalidity_with_unmoved_mail(server):
     inbound, items, outbox = counts(config)
     assert (inbound, items, outbox) == (2, 2, 2)
     assert dovecot.folder_messages(USER, "INBOX") == []
+
+
+def test_message_that_kills_analysis_is_quarantined(server):
+    dovecot, smtp_server, config, config_path = server
+    poison = sample_mails()[0]
+    dovecot.append(USER, "INBOX", poison.raw)
+    from mailflow.app import MAX_INTAKE_ATTEMPTS
+
+    for _ in range(MAX_INTAKE_ATTEMPTS):
+        crashed = run_cli(config_path, "during_analysis")
+        assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+    finished = run_cli(config_path, "during_analysis")
+    assert finished.returncode == 0, finished.stderr[-2000:]
+
+    folders = folders_by_message_id(dovecot)
+    assert folders.get(poison.expected["message_id"]) == "quarantine"
+    app = App(config)
+    try:
+        with app.sessions() as session:
+            inbound = session.scalars(select(InboundMessage)).one()
+    finally:
+        app.close()
+    assert inbound.state == "quarantined"
+    assert str(MAX_INTAKE_ATTEMPTS) in inbound.error

@@ -42,6 +42,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_log_mentor_id'), ['mentor_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_source_message_id'), ['source_message_id'], unique=False)
 
+    op.create_table('intake_attempt',
+    sa.Column('raw_sha256', sa.String(length=64), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_started_at', mailflow.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('raw_sha256', name=op.f('pk_intake_attempt'))
+    )
     op.create_table('lease',
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('holder', sa.String(length=100), nullable=False),
@@ -319,6 +325,7 @@ def downgrade() -> None:
 
     op.drop_table('mentor')
     op.drop_table('lease')
+    op.drop_table('intake_attempt')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_log_source_message_id'))
         batch_op.drop_index(batch_op.f('ix_audit_log_mentor_id'))
