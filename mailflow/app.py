@@ -20,6 +20,8 @@ from mailflow.db.models import AuditEntry, InboundMessage, IntakeAttempt
 from mailflow.db.session import make_engine, make_session_factory, transaction
 from mailflow.intake.analyze import IntakeRules, analyze, load_intake_rules, mask_unanalysed
 from mailflow.intake.findings import Analysis
+from mailflow.intake.parse import parse_message
+from mailflow.intake.privacy import mask_individual_numbers
 from mailflow.intake.limits import configure_pillow
 from mailflow.mailbox import ledger
 from mailflow.mailbox.base import FetchedMail, Folder, MailboxSource
@@ -39,6 +41,8 @@ logger = logging.getLogger(__name__)
 # Starts of the analysis of one message that may end without a result (the process was
 # killed, ran out of memory or was stopped) before the message is quarantined unread.
 MAX_INTAKE_ATTEMPTS = 3
+# Bytes of header read from a message that is not analysed; real header blocks are far smaller.
+HEADER_BLOCK_LIMIT = 256 * 1024
 
 FOLDERS = {"processed": Folder.PROCESSED, "quarantine": Folder.QUARANTINE, "auto": Folder.AUTO}
 
@@ -51,6 +55,23 @@ class IntakeStats:
     quarantined: int = 0
     failed_moves: int = 0
     items: set[int] = field(default_factory=set)
+
+
+def _headers_only(raw: bytes):
+    """Parse only the header block of a message that is not analysed (too large, or one
+    that broke analysis), so the quarantine list can still name its sender and subject."""
+    end = raw.find(b"\r\n\r\n")
+    end = raw.find(b"\n\n") if end < 0 else end
+    block = raw[: end if 0 <= end < HEADER_BLOCK_LIMIT else HEADER_BLOCK_LIMIT]
+    try:
+        message = parse_message(block + b"\r\n\r\n")
+    except Exception:  # the parser does not raise by contract; stay safe on a broken message
+        logger.warning("header parse of an unanalysed message failed")
+        return None
+    message.subject = mask_individual_numbers(message.subject)
+    if message.from_ is not None:
+        message.from_.name = mask_individual_numbers(message.from_.name)
+    return message
 
 
 class App:
@@ -187,7 +208,7 @@ class App:
             unanalysed = mask_unanalysed(mail.raw)
             if unanalysed is not None:
                 raw, masked_parts = unanalysed.raw, list(unanalysed.parts)
-        message = analysis.message if analysis is not None else None
+        message = analysis.message if analysis is not None else _headers_only(mail.raw)
         inbound = InboundMessage(
             source=self.source.name,
             message_id=message.message_id if message else None,

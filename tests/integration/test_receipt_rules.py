@@ -110,3 +110,24 @@ def test_oversized_mail_not_answered(tmp_path):
     big = padding * (config_limit // len(padding) + 10) + raw
     sent = run(tmp_path, [big])
     assert receipts_to(sent, "hiroshi.yamaguchi@example.com") == []
+
+
+def test_oversized_mail_keeps_sender_in_quarantine(tmp_path):
+    from sqlalchemy import select
+
+    from mailflow.db.models import InboundMessage
+
+    config = base_config(tmp_path)
+    raw = REGISTRATION.read_bytes()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    big = head + b"\r\n\r\n" + body + b"\r\n" + b"a" * (config.mailbox.max_message_bytes + 10)
+    run(tmp_path, [big])
+    app = App(config)
+    try:
+        with app.sessions() as session:
+            inbound = session.scalars(select(InboundMessage)).one()
+    finally:
+        app.close()
+    assert inbound.state == "quarantined"
+    assert inbound.sender_address == "hiroshi.yamaguchi@example.com"
+    assert "大きすぎ" in inbound.error
