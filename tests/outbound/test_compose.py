@@ -98,3 +98,15 @@ def test_message_id_names_key():
     message_id = make_message_id("renewal-reminder:12:2027-03-31:30", "bureau.example.jp")
     assert message_id.startswith("<outbox.renewal-reminder.12.2027-03-31.30.")
     assert message_id.endswith("@bureau.example.jp>")
+
+
+def test_round_trip_through_our_parser():
+    from mailflow.intake.parse import parse_message
+
+    message = parse_message(build())
+    assert message.subject == f"【受付】{WINDOWS_EXTENSIONS}（受付番号 2026-0001）"
+    assert message.body_text == f"髙橋 花子 様\n{WINDOWS_EXTENSIONS}\n"
+    assert message.to[0].name == "髙橋 花子"
+    assert message.from_.name == SENDER[0]
+    assert [attachment.filename for attachment in message.attachments] == [f"様式1_{WINDOWS_EXTENSIONS}.xlsx"]
+    assert message.defects == []
