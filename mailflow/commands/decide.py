@@ -79,6 +79,11 @@ def register_decisions(actions) -> None:
         elif command.argument == "document_and_text":
             parser.add_argument("document", help="書類: 申請書、誓約書、本人確認書類")
             parser.add_argument("text", nargs="+", help="再提出をお願いする理由")
+        elif command.argument == "override":
+            parser.add_argument("--force", action="store_true",
+                                help="要確認の案件を、理由を確認したうえで承認します（返信の「承認 確認済」と同じ。"
+                                     "記録に残ります）。書類がそろっていない案件は承認しません")
+            parser.add_argument("--note", help="--force で承認するときに記録に残す説明（例 窓口で原本を確認）")
         _add_actor(parser)
         parser.set_defaults(handler=run_decision, command_name=name)
 
@@ -105,15 +110,23 @@ def _add_actor(parser) -> None:
 
 
 def command_line(args: argparse.Namespace) -> str:
-    """Return the reply line equivalent to ``args``, e.g. ``"reject 年齢の要件"``."""
+    """Return the reply line equivalent to ``args``, e.g. ``"reject 年齢の要件"``.
+
+    ``approve --force --note 窓口で確認`` becomes ``"approve 確認済 窓口で確認"``.
+    """
     parts = [args.command_name]
     parts += getattr(args, "documents", None) or []
     parts += [args.document] if getattr(args, "document", None) else []
     parts += getattr(args, "text", None) or []
+    parts += ["確認済"] if getattr(args, "force", False) else []
+    parts += [args.note] if getattr(args, "note", None) else []
     return " ".join(parts)
 
 
 def run_decision(args: argparse.Namespace, config: Config) -> int:
+    if getattr(args, "note", None) and not args.force:
+        print("エラー: --note は --force と一緒に指定してください")
+        return 2
     parsed = parse_command(command_line(args))
     if isinstance(parsed, ParseFailure):
         print(f"エラー: {parsed.message}")

@@ -40,6 +40,8 @@ _DOCUMENT_SEPARATORS = re.compile(r"[\s、,・/]+")
 # into text (「*From:*」, 「*差出人:*」); strip_quotes does not know this form.
 _BOLD_HEADER = re.compile(r"^\*(from|差出人|送信者)\s*:\s*\*", re.IGNORECASE)
 _SIGNATURE_SEPARATOR = re.compile(r"^--\s*$")
+# Words after 承認 that confirm an approval despite open attention reasons, NFKC form.
+OVERRIDE_WORDS = frozenset({"確認済", "確認済み", "force"})
 
 
 class CommandRegistryError(MailflowError):
@@ -52,12 +54,15 @@ class ParsedCommand:
 
     ``argument`` is the free text (reason, note, what to fix); ``documents`` the checklist
     roles named by 郵送受領 and 再提出; ``line`` the text as understood, quoted back to staff.
+    ``override`` is set by 「承認 確認済」: staff checked the reasons the item needs
+    attention and approve it anyway.
     """
 
     command: Command
     argument: str = ""
     documents: tuple[str, ...] = ()
     line: str = ""
+    override: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,8 @@ class Command:
     """One staff command. Subclasses set the class attributes and are registered once.
 
     ``argument`` is ``none``, ``text`` (required free text), ``documents`` (one or more
-    checklist documents) or ``document_and_text`` (one document, then a reason).
+    checklist documents), ``document_and_text`` (one document, then a reason) or
+    ``override`` (nothing, or 確認済 followed by an optional note).
     ``kinds`` lists the item kinds the command applies to; None means every kind.
     ``effect`` names the function of ``mailflow.review.decisions`` that applies it.
     """
@@ -138,9 +144,11 @@ def normalize_word(word: str) -> str:
 @REGISTRY.register
 class Approve(Command):
     name = "approve"
-    description = "承認します。登録簿を更新し、申請者に結果をお知らせします"
+    description = ("承認します。登録簿を更新し、申請者に結果をお知らせします。"
+                   "要確認の案件は、理由を確認したうえで「承認 確認済」と書いたときだけ承認します")
     aliases = ("承認",)
     usage = "承認"
+    argument = "override"
     kinds = DECISION_KINDS
     effect = "approve"
 
@@ -273,6 +281,8 @@ def parse_command(line: str, continuation: list[str] | None = None) -> ParsedCom
         if rest.strip(_TRAILING_PUNCTUATION):
             return ParseFailure("ambiguous", f"「{command.usage}」のあとの「{rest}」の意味がわかりません", line)
         return ParsedCommand(command, line=line)
+    if command.argument == "override":
+        return _with_override(command, rest, continuation, line)
     argument = "\n".join(part for part in (rest, *continuation) if part)
     return _with_argument(command, argument, line)
 
@@ -298,6 +308,18 @@ def _with_argument(command: Command, argument: str, line: str) -> ParsedCommand 
     if not reason.strip():
         return ParseFailure("missing_argument", f"「{command.usage}」の形で、理由も書いてください", line)
     return ParsedCommand(command, argument=reason.strip(), documents=(role,), line=line)
+
+
+def _with_override(command: Command, rest: str, continuation: list[str], line: str) -> ParsedCommand | ParseFailure:
+    """Read 「承認」 alone, or 「承認 確認済 note」; the note may continue on the next lines."""
+    if not rest.strip(_TRAILING_PUNCTUATION):
+        return ParsedCommand(command, line=line)
+    match = _FIRST_WORD.match(rest)
+    if match is None or normalize_word(match.group("word")) not in OVERRIDE_WORDS:
+        return ParseFailure("ambiguous", f"「{command.usage}」のあとの「{rest}」の意味がわかりません"
+                            f"（要確認の案件を確認のうえ承認するときは「{command.usage} 確認済」）", line)
+    note = "\n".join(part for part in ((match.group("rest") or "").strip(), *continuation) if part)
+    return ParsedCommand(command, argument=note, line=line, override=True)
 
 
 def _unknown_document(command: Command, word: str, line: str) -> ParseFailure:

@@ -24,6 +24,7 @@ from mailflow.registry import mentors as registry
 from mailflow.registry.period import PeriodSettings, registration_period, renewal_period
 from mailflow.review import items as review_items
 from mailflow.review import states
+from mailflow.review.approval import check_approval, refusal_message
 from mailflow.review.commands import ParsedCommand
 from mailflow.review.mailings import Services, period_words, plan_applicant_mail, plan_mentor_mail
 from mailflow.review.mentor_items import approve_change_notice, approve_withdrawal, matched_mentor
@@ -80,7 +81,8 @@ def apply_command(context: DecisionContext, item: ReviewItem, parsed: ParsedComm
             outcome="applied",
             source_message_id=context.source_message_id,
             detail={"channel": context.channel, "line": parsed.line, "argument": parsed.argument,
-                    "documents": list(parsed.documents), "state_from": state_from, "state_to": item.state,
+                    "documents": list(parsed.documents), "override": parsed.override,
+                    "state_from": state_from, "state_to": item.state,
                     **result.detail},
         ))
         context.session.flush()
@@ -102,6 +104,14 @@ def close(context: DecisionContext, item: ReviewItem, decision: str, reason: str
 
 
 def approve(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -> DecisionResult:
+    """Approve the item. An application needs every document, and 確認済 for open attention reasons."""
+    if item.state in states.CLOSED:
+        # A decided item reports its state before any missing document.
+        states.check_transition(item.state, states.APPROVED)
+    check = check_approval(item)
+    if not check.allows(parsed.override):
+        raise DecisionError(refusal_message(item, check, context.channel), item_id=item.id,
+                            missing=list(check.missing), attention=len(check.attention))
     states.check_transition(item.state, states.APPROVED)
     if item.kind == "registration":
         result = _approve_registration(context, item)
@@ -111,6 +121,11 @@ def approve(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -
         handler = approve_change_notice if item.kind == "change_notice" else approve_withdrawal
         summary, detail, mentor = handler(context.session, context.services, context.actor, item)
         result = DecisionResult(summary, detail, mentor)
+    if parsed.override and check.attention:
+        result.summary += f"（要確認の理由 {len(check.attention)} 件を確認済みとして承認しました）"
+        result.detail["confirmed_attention"] = list(check.attention)
+        logger.info("approval confirmed attention item=%s reasons=%d channel=%s",
+                    item.id, len(check.attention), context.channel)
     close(context, item, states.APPROVED)
     return result
 

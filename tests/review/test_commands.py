@@ -103,6 +103,28 @@ def test_failures(body, reason):
     assert _failure(body).reason == reason
 
 
+@pytest.mark.parametrize("body, note", [
+    ("承認 確認済", ""),
+    ("承認 確認済み。", ""),
+    ("承認　確認済、窓口で原本を確認", "窓口で原本を確認"),
+    ("approve force", ""),
+    ("承認 確認済 窓口で確認\n電話でも本人と話した", "窓口で確認\n電話でも本人と話した"),
+])
+def test_approve_override(body, note):
+    parsed = _parsed(body)
+    assert parsed.command.name == "approve"
+    assert parsed.override is True
+    assert parsed.argument == note
+
+
+def test_approve_alone_no_override():
+    assert _parsed("承認").override is False
+
+
+def test_approve_unknown_word_names_override():
+    assert "「承認 確認済」" in _failure("承認 よろしく").message
+
+
 def test_failure_message_is_japanese():
     assert "命令" in _failure("よろしく").message
 

@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import stat
 
 import openpyxl
 import pytest
 from sqlalchemy import select
 
+from mailflow import clock
+from mailflow.app import App
 from mailflow.commands import queue
 from mailflow.commands.decide import add_revoke_parser, open_sessions
 from mailflow.db.models import AuditEntry, Mentor, Outbox, ReviewItem
 from mailflow.db.session import transaction
+from mailflow.errors import MailflowError
+from mailflow.intake.findings import DOCUMENT_LABELS
 from mailflow.registry import mentors as registry
 from mailflow.review import states
+from mailflow.review.commands import DOCUMENT_NAMES
+from tests.privacy.populated import INTAKE_DAY, MAILBOX, app_config, deliver, sample_mail
 from tests.review.builders import make_item, make_services
+
+# Its 住民票 shows an individual number, so intake keeps no identity document and the
+# item needs attention: the application a user approved without noticing.
+UNMASKED_NUMBER = "07-registration-unmasked-mynumber"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,9 +39,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(services, *argv: str) -> int:
+def _handle(config, *argv: str) -> int:
     args = _parser().parse_args(list(argv))
-    return args.handler(args, services.config)
+    return args.handler(args, config)
+
+
+def _run(services, *argv: str) -> int:
+    return _handle(services.config, *argv)
+
+
+def _refused(config, *argv: str) -> str:
+    with pytest.raises(MailflowError) as caught:
+        _handle(config, *argv)
+    return caught.value.message
 
 
 @pytest.fixture
@@ -109,3 +130,59 @@ def test_cli_revoke_audited(cli):
         assert (mentor.status, mentor.status_reason) == (registry.REVOKED, "false_statement")
         assert (audit.mentor_id, audit.actor) == (mentor.id, "kanri")
         assert "revocation_confirmation" in session.scalars(select(Outbox.kind)).all()
+
+
+@pytest.fixture
+def unmasked(tmp_path):
+    """The sample application whose identity document was not kept, taken in by the daemon."""
+    clock.set_now(INTAKE_DAY)
+    config = app_config(tmp_path)
+    deliver(config, sample_mail(UNMASKED_NUMBER))
+    app = App(config)
+    app.run_once()
+    with transaction(app.sessions) as session:
+        number = session.scalars(select(ReviewItem.number)).one()
+    yield app, number
+    app.close()
+    clock.set_now(None)
+
+
+def test_cli_approve_missing_identity_refused(unmasked):
+    app, number = unmasked
+    expected = json.loads((MAILBOX / f"{UNMASKED_NUMBER}.json").read_text(encoding="utf-8"))
+    message = _refused(app.config, "queue", "approve", number)
+    for role in expected["missing_items"]:
+        assert DOCUMENT_LABELS[role] in message, role
+        assert f"mailflow queue received {number} {DOCUMENT_NAMES[role]}" in message, role
+
+
+def test_cli_approve_missing_identity_no_mentor(unmasked):
+    app, number = unmasked
+    expected = json.loads((MAILBOX / f"{UNMASKED_NUMBER}.json").read_text(encoding="utf-8"))
+    _refused(app.config, "queue", "approve", number, "--force")
+    with app.sessions() as session:
+        item = session.scalars(select(ReviewItem)).one()
+        assert item.state == expected["review_state"]
+        assert session.scalars(select(Mentor)).all() == []
+
+
+def test_cli_received_then_forced_approval(unmasked):
+    app, number = unmasked
+    assert _handle(app.config, "queue", "received", number, "本人確認書類", "--actor", "suzuki") == 0
+    message = _refused(app.config, "queue", "approve", number)
+    assert f"mailflow queue approve {number} --force" in message
+    assert _handle(app.config, "queue", "approve", number, "--force", "--note", "窓口で原本を確認") == 0
+    with app.sessions() as session:
+        audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "approve")).one()
+        assert session.scalars(select(ReviewItem.state)).one() == states.APPROVED
+        assert audit.detail["override"] is True
+        assert audit.detail["argument"] == "窓口で原本を確認"
+        assert audit.detail["confirmed_attention"] != []
+
+
+def test_cli_note_needs_force(cli, capsys):
+    services, sessions, number = cli
+    assert _run(services, "queue", "approve", number, "--note", "窓口で確認") == 2
+    assert "--force" in capsys.readouterr().out
+    with sessions() as session:
+        assert session.scalars(select(ReviewItem.state)).one() == states.READY

@@ -1,0 +1,74 @@
+"""Decide whether an application may be approved: every document in, every attention reason confirmed.
+
+A registration or renewal is approved only with a complete checklist. No command word
+lifts that rule, because a document that came by post or was shown at the counter is
+recorded with 郵送受領, which leaves its own audit entry. Reasons that put the item in
+need of attention (an unreadable form, an individual number found, a reply from another
+address) are for staff to judge. 「承認 確認済」 (``--force`` on the command line)
+approves despite them, and the approval's audit entry lists the confirmed reasons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailflow.db.models import ReviewItem
+from mailflow.intake.findings import DOCUMENT_LABELS
+from mailflow.review import items as review_items
+from mailflow.review import states
+from mailflow.review.commands import APPLICATION_KINDS, DOCUMENT_NAMES
+
+# Stands for the reason when an item was put in needs_attention without one recorded.
+UNSTATED_ATTENTION = "要確認の状態です（理由の記録はありません）"
+
+
+@dataclass(frozen=True)
+class ApprovalCheck:
+    """The obstacles to approving an item.
+
+    ``missing`` lists the checklist roles not received yet; ``attention`` the reasons
+    the item needs attention, in the words staff were shown.
+    """
+
+    missing: tuple[str, ...] = ()
+    attention: tuple[str, ...] = ()
+
+    def allows(self, override: bool) -> bool:
+        """Tell whether approval may go ahead; ``override`` confirms the attention reasons only."""
+        return not self.missing and (override or not self.attention)
+
+
+def check_approval(item: ReviewItem) -> ApprovalCheck:
+    """Return the missing documents and open attention reasons of a registration or renewal.
+
+    Change notices and withdrawals have no checklist and return an empty check.
+    """
+    if item.kind not in APPLICATION_KINDS:
+        return ApprovalCheck()
+    attention = review_items.attention_reasons(item)
+    if not attention and item.state == states.NEEDS_ATTENTION:
+        attention = [UNSTATED_ATTENTION]
+    return ApprovalCheck(tuple(review_items.missing_documents(item)), tuple(attention))
+
+
+def refusal_message(item: ReviewItem, check: ApprovalCheck, channel: str) -> str:
+    """Return the Japanese explanation of a refused approval, with the command that moves on.
+
+    ``channel`` is ``mail`` or ``cli`` and picks how the commands are written.
+    """
+    lines = [f"受付番号 {item.number} はまだ承認できません。"]
+    if check.missing:
+        names = " ".join(DOCUMENT_NAMES[role] for role in check.missing)
+        record = (f"mailflow queue received {item.number} {names}" if channel == "cli" else f"郵送受領 {names}")
+        lines.append("次の書類が届いていません:")
+        lines.extend(f"  ・{DOCUMENT_LABELS[role]}" for role in check.missing)
+        lines.append(f"郵送や窓口で受け取った書類は「{record}」で受領を記録してから承認してください。"
+                     "申請者がメールで送れば、書類は自動で記録されます。"
+                     "書類がそろわないまま承認することはできません。")
+    if check.attention:
+        force = (f"mailflow queue approve {item.number} --force" if channel == "cli" else "承認 確認済")
+        lines.append("次の理由で要確認になっています:")
+        lines.extend(f"  ・{reason}" for reason in check.attention)
+        after = "書類がそろったあと、" if check.missing else ""
+        lines.append(f"{after}理由を確認したうえで承認するときは「{force}」としてください（確認済みとして記録に残ります）。")
+    return "\n".join(lines)
