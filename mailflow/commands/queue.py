@@ -13,12 +13,14 @@ import json
 from sqlalchemy import select
 
 from mailflow import clock
-from mailflow.commands.decide import find_item, open_sessions, register_decisions, register_export
+from mailflow.commands.decide import find_item, open_services, open_sessions, register_decisions, register_export
 from mailflow.config import Config
 from mailflow.db.models import Document, InboundMessage, ReviewItem
 from mailflow.intake.findings import DOCUMENT_LABELS, DOCUMENT_ROLES
 from mailflow.review import states
 from mailflow.review.mailings import KIND_LABELS
+from mailflow.review.notify import PROVENANCE_KINDS
+from mailflow.review.provenance import SenderProvenance, item_sender_provenance
 
 
 def register(subparsers) -> None:
@@ -107,17 +109,35 @@ def run_show(args: argparse.Namespace, config: Config) -> int:
             }
             print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
             return 0
-        print(render_item_text(item, documents))
+        provenance = None
+        if item.kind in PROVENANCE_KINDS:
+            provenance = item_sender_provenance(session, open_services(config), item)
+        print(render_item_text(item, documents, provenance))
     return 0
 
 
-def render_item_text(item: ReviewItem, documents: list[Document]) -> str:
+def provenance_lines(provenance: SenderProvenance | None) -> list[str]:
+    """Return the 差出人の確認 lines of a change notice or withdrawal."""
+    if provenance is None:
+        return ["差出人の確認: 元のメールが残っていないため、送信元の認証を確認できません"]
+    lines = ["差出人の確認:", f"  送信元の認証: {provenance.verdict_label}（{provenance.source}）"]
+    lines.extend(f"    {result}" for result in provenance.results)
+    lines.extend(f"  {other.header}: {other.address}（差出人と異なります）" for other in provenance.other_addresses)
+    lines.extend(f"  ・{caution}" for caution in provenance.cautions)
+    return lines
+
+
+def render_item_text(item: ReviewItem, documents: list[Document],
+                     provenance: SenderProvenance | None = None) -> str:
+    """Return ``mailflow queue show`` text; ``provenance`` is shown for change notices and withdrawals."""
     lines = [
         f"受付番号: {item.number}",
         f"種別: {KIND_LABELS.get(item.kind, item.kind)}",
         f"状態: {states.LABELS.get(item.state, item.state)}",
         f"差出人: {item.sender_name or ''} <{item.sender_address or ''}>",
     ]
+    if item.kind in PROVENANCE_KINDS:
+        lines.extend(provenance_lines(provenance))
     if item.checklist:
         lines.append("書類:")
         for role in DOCUMENT_ROLES:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from mailflow.db.models import InboundMessage, Mentor, ReviewItem
 from mailflow.errors import MailflowError
+from mailflow.intake.message import Message
 from mailflow.intake.notices import find_registration_number, parse_change_notice, parse_withdrawal
 from mailflow.intake.parse import parse_message
 from mailflow.outbound.outbox import cancel_pending
@@ -47,13 +48,19 @@ def item_body_text(session: Session, services: Services, item: ReviewItem) -> st
     text = (item.details or {}).get("body_text")
     if text:
         return text
+    message = item_message(session, services, item)
+    return message.body_text if message is not None else ""
+
+
+def item_message(session: Session, services: Services, item: ReviewItem) -> Message | None:
+    """Parse the stored mail that opened ``item``; None when there is none or its raw copy was purged."""
     first = session.scalar(select(InboundMessage).where(InboundMessage.item_id == item.id)
                            .order_by(InboundMessage.id).limit(1))
-    if first is None or first.raw is None:
-        return ""
+    if first is None or not first.raw:
+        return None
     key = getattr(services, "key", None)
     raw = decrypt_blob(first.raw, key) if first.raw_encrypted and key else first.raw
-    return parse_message(raw).body_text
+    return parse_message(raw)
 
 
 def matched_mentor(session: Session, services: Services, item: ReviewItem) -> registry.MentorMatch | None:

@@ -25,7 +25,14 @@ from mailflow.review import items as review_items
 from mailflow.review import states
 from mailflow.review.commands import help_entries
 from mailflow.review.mailings import KIND_LABELS, Services, japanese_date, plan_staff_list_mail
-from mailflow.review.mentor_items import MATCH_LABELS, change_notice_values, refresh_match, withdrawal_reason
+from mailflow.review.mentor_items import (
+    MATCH_LABELS,
+    change_notice_values,
+    item_body_text,
+    refresh_match,
+    withdrawal_reason,
+)
+from mailflow.review.provenance import item_sender_provenance
 from mailflow.storage import StorageError
 
 logger = logging.getLogger(__name__)
@@ -34,6 +41,10 @@ NOTIFY_STATES = (states.READY, states.NEEDS_ATTENTION)
 # Inquiries reach staff as a forward the receipt planner sends; they need no decision.
 SKIP_KINDS = ("inquiry",)
 MENTOR_KINDS = ("renewal", "change_notice", "withdrawal")
+# Kinds that change the registry on the word of a mail alone, so staff see who sent it.
+PROVENANCE_KINDS = ("change_notice", "withdrawal")
+# Lines of a change notice's own text quoted when no change could be read from it.
+MAX_NOTICE_LINES = 30
 
 # Form 1 keys in the order and with the labels the form uses.
 FORM_LABELS = {
@@ -118,6 +129,7 @@ def notification_context(session: Session, services: Services, item: ReviewItem)
         "token_expires": _tokyo(item.token_expires_at),
         "mentor": None, "mentor_expires_on": "", "match_label": "", "match_confirm": False,
         "changes": [], "effective_date": None, "withdrawal_reason": None,
+        "sender_check": None, "notice_lines": [],
     }
     match = details.get("mentor_match") or {}
     if item.mentor_id is not None:
@@ -130,8 +142,12 @@ def notification_context(session: Session, services: Services, item: ReviewItem)
         context["changes"] = [{"label": FORM_LABELS.get(name, name), "old": entry.get("old"), "new": entry.get("new")}
                               for name, entry in notice.items() if isinstance(entry, dict)]
         context["effective_date"] = notice.get("effective_date")
+        if not context["changes"]:
+            context["notice_lines"] = item_body_text(session, services, item).strip().splitlines()[:MAX_NOTICE_LINES]
     if item.kind == "withdrawal":
         context["withdrawal_reason"] = withdrawal_reason(session, services, item)
+    if item.kind in PROVENANCE_KINDS:
+        context["sender_check"] = item_sender_provenance(session, services, item)
     return context
 
 
