@@ -18,6 +18,7 @@ from mailflow.config import Config
 from mailflow.db.models import Document, InboundMessage, ReviewItem
 from mailflow.intake.findings import DOCUMENT_LABELS, DOCUMENT_ROLES
 from mailflow.review import states
+from mailflow.review.form_view import form_lines
 from mailflow.review.mailings import KIND_LABELS
 from mailflow.review.notify import PROVENANCE_KINDS
 from mailflow.review.provenance import SenderProvenance, item_sender_provenance
@@ -155,11 +156,10 @@ def render_item_text(item: ReviewItem, documents: list[Document],
     if item.manual_checks:
         lines.append("担当者の確認事項:")
         lines.extend(f"  ・{check}" for check in item.manual_checks)
-    if item.form_values:
+    form = form_lines(item.form_values or {})
+    if form:
         lines.append("申請書の内容:")
-        for key, value in item.form_values.items():
-            if key not in ("unreadable", "defects") and value not in (None, "", []):
-                lines.append(f"  {key}: {value}")
+        lines.extend(form)
     if documents:
         lines.append("受け取ったファイル:")
         for document in documents:

@@ -24,6 +24,7 @@ from mailflow.outbound.compose import OutgoingAttachment
 from mailflow.review import items as review_items
 from mailflow.review import states
 from mailflow.review.commands import help_entries
+from mailflow.review.form_view import FORM_LABELS, career_lines, form_rows, unreadable_labels
 from mailflow.review.mailings import KIND_LABELS, Services, japanese_date, plan_staff_list_mail
 from mailflow.review.mentor_items import (
     MATCH_LABELS,
@@ -45,18 +46,6 @@ MENTOR_KINDS = ("renewal", "change_notice", "withdrawal")
 PROVENANCE_KINDS = ("change_notice", "withdrawal")
 # Lines of a change notice's own text quoted when no change could be read from it.
 MAX_NOTICE_LINES = 30
-
-# Form 1 keys in the order and with the labels the form uses.
-FORM_LABELS = {
-    "application_date": "申請日", "application_type": "申請区分", "registration_number": "登録番号",
-    "name": "氏名", "kana": "ふりがな", "sex": "性別", "birth_date": "生年月日", "age": "年齢",
-    "postal_code": "郵便番号", "address": "住所", "phone": "電話番号", "mobile": "携帯電話",
-    "email": "メールアドレス", "employment_status": "在職・退職の別", "retirement_date": "退職（予定）年月日",
-    "last_employer": "最終勤務先", "position": "所属・役職", "fields": "専門分野",
-    "experience_years": "当該分野の経験年数", "qualifications": "保有資格", "pr": "支援可能な内容・自己PR",
-    "areas": "活動可能地域", "consent": "個人情報の取扱いへの同意",
-}
-
 
 def notification_key(item: ReviewItem, last_message_id: int | None) -> str:
     counter = int((item.details or {}).get("notify_counter", 0))
@@ -122,6 +111,8 @@ def notification_context(session: Session, services: Services, item: ReviewItem)
                        "by_post": role in by_post, "announced": role in announced}
                       for role in DOCUMENT_ROLES] if item.checklist else [],
         "form_rows": form_rows(item.form_values or {}),
+        "career_lines": career_lines(item.form_values or {}),
+        "unreadable_fields": unreadable_labels(item.form_values or {}),
         "warnings": [warning.get("message", warning.get("code")) for warning in item.warnings or []],
         "manual_checks": list(item.manual_checks or []),
         "reasons": list(item.reasons or []),
@@ -149,25 +140,6 @@ def notification_context(session: Session, services: Services, item: ReviewItem)
     if item.kind in PROVENANCE_KINDS:
         context["sender_check"] = item_sender_provenance(session, services, item)
     return context
-
-
-def form_rows(values: dict[str, Any]) -> list[dict[str, str]]:
-    """Return the filled Form 1 values as label/value rows; career rows are joined per line."""
-    rows = []
-    for key, label in FORM_LABELS.items():
-        value = values.get(key)
-        if value in (None, "", []):
-            continue
-        if isinstance(value, list):
-            value = "、".join(str(entry) for entry in value)
-        elif isinstance(value, bool):
-            value = "あり" if value else "なし"
-        rows.append({"label": label, "value": str(value)})
-    for entry in values.get("career") or []:
-        parts = [entry.get(key) for key in ("period", "company", "position", "duties") if entry.get(key)]
-        if parts:
-            rows.append({"label": "職歴", "value": " / ".join(parts)})
-    return rows
 
 
 def _documents(session: Session, services: Services,

@@ -11,7 +11,7 @@ from mailflow.intake.parse import parse_message
 from mailflow.review import states
 from mailflow.review.notify import plan_staff_notifications
 from mailflow.review.replies import threaded_item_ids
-from tests.review.builders import STAFF_LIST, add_inbound, make_item, staff_reply
+from tests.review.builders import FORM, STAFF_LIST, add_inbound, make_item, staff_reply
 
 
 def _notifications(session) -> list[Outbox]:
@@ -79,3 +79,15 @@ def test_needs_attention_lists_reasons(session, services):
     row = _notifications(session)[0]
     assert row.subject.startswith(f"[{item.token}] 要確認")
     assert "申請書が読み取れません" in parse_message(row.raw).body_text
+
+
+def test_form_printed_with_form_labels(session, services):
+    career = [{"period": "1980年4月～1995年3月", "company": "テスト運輸株式会社", "position": "営業所 所長",
+               "duties": "運行管理"}]
+    make_item(session, services, form={**FORM, "career": career, "unreadable": ["qualifications"]})
+    plan_staff_notifications(session, services, flush=True)
+    text = parse_message(_notifications(session)[0].raw).body_text
+    assert f"  氏名: {FORM['name']}\n" in text
+    assert "  個人情報の取扱いへの同意: はい\n" in text
+    assert "  職歴:\n    1980年4月～1995年3月 / テスト運輸株式会社 / 営業所 所長 / 運行管理\n" in text
+    assert "  読み取れなかった項目: 保有資格\n" in text

@@ -186,3 +186,36 @@ def test_cli_note_needs_force(cli, capsys):
     assert "--force" in capsys.readouterr().out
     with sessions() as session:
         assert session.scalars(select(ReviewItem.state)).one() == states.READY
+
+
+def test_cli_show_form_in_japanese(unmasked, capsys):
+    app, number = unmasked
+    applicant = json.loads((MAILBOX / f"{UNMASKED_NUMBER}.json").read_text(encoding="utf-8"))["applicant"]
+    birth = dt.date.fromisoformat(applicant["birth_date"])
+    assert _handle(app.config, "queue", "show", number) == 0
+    output = capsys.readouterr().out
+    assert f"  氏名: {applicant['name']}\n" in output
+    assert f"  生年月日: {birth.year}年{birth.month}月{birth.day}日（昭和" in output
+    assert f"  個人情報の取扱いへの同意: {'はい' if applicant['consent'] else 'いいえ'}\n" in output
+    assert f"  専門分野: {'、'.join(applicant['fields'])}\n" in output
+
+
+def test_cli_show_career_as_lines(unmasked, capsys):
+    app, number = unmasked
+    applicant = json.loads((MAILBOX / f"{UNMASKED_NUMBER}.json").read_text(encoding="utf-8"))["applicant"]
+    _handle(app.config, "queue", "show", number)
+    output = capsys.readouterr().out
+    assert "  職歴:\n" in output
+    for row in applicant["career"]:
+        line = " / ".join(row[key] for key in ("period", "company", "position", "duties"))
+        assert f"    {line}\n" in output
+
+
+def test_cli_show_no_python_reprs(unmasked, capsys):
+    app, number = unmasked
+    _handle(app.config, "queue", "show", number)
+    output = capsys.readouterr().out
+    assert "{'" not in output
+    assert "True" not in output
+    assert "birth_date" not in output
+    assert "career:" not in output
