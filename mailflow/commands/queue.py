@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import unicodedata
 
 from sqlalchemy import select
 
@@ -24,13 +25,32 @@ from mailflow.review.notify import PROVENANCE_KINDS
 from mailflow.review.provenance import SenderProvenance, item_sender_provenance
 
 
+# Every state as 「書類待ち（incomplete）」, for help and error text.
+STATE_CHOICES = "、".join(f"{label}（{code}）" for code, label in states.LABELS.items())
+
+
+def parse_state(value: str) -> str:
+    """Return the state code that ``value`` names, as a code (``incomplete``) or as its label (書類待ち).
+
+    Raises argparse.ArgumentTypeError, listing every state, for any other value.
+    """
+    text = unicodedata.normalize("NFKC", value).strip()
+    if text.lower() in states.LABELS:
+        return text.lower()
+    for code, label in states.LABELS.items():
+        if text == label:
+            return code
+    raise argparse.ArgumentTypeError(f"状態「{value}」はありません。次のいずれかで指定してください: {STATE_CHOICES}")
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser("queue", help="審査キューの表示と操作")
     actions = parser.add_subparsers(dest="queue_command", metavar="ACTION", title="操作")
 
     listing = actions.add_parser("list", help="案件の一覧を表示します（既定では未完了の案件のみ）")
     listing.add_argument("--all", action="store_true", help="承認・却下済みの案件も表示します")
-    listing.add_argument("--state", choices=sorted(states.LABELS), help="この状態の案件だけ表示します")
+    listing.add_argument("--state", type=parse_state, metavar="状態",
+                         help=f"この状態の案件だけ表示します。一覧の表記か英字で指定します: {STATE_CHOICES}")
     listing.add_argument("--json", action="store_true", help="JSON で出力します")
     listing.set_defaults(handler=run_list)
 

@@ -219,3 +219,40 @@ def test_cli_show_no_python_reprs(unmasked, capsys):
     assert "True" not in output
     assert "birth_date" not in output
     assert "career:" not in output
+
+
+@pytest.fixture
+def two_states(tmp_path):
+    services = make_services(tmp_path)
+    services.config.database.url = f"sqlite:///{tmp_path / 'mailflow.db'}"
+    with transaction(open_sessions(services.config)) as session:
+        ready = make_item(session, services).number
+        waiting = make_item(session, services, state=states.INCOMPLETE, sender="other@example.jp").number
+    return services, ready, waiting
+
+
+@pytest.mark.parametrize("value", ["書類待ち", "incomplete", "INCOMPLETE", " 書類待ち "])
+def test_cli_list_state_label_or_code(two_states, capsys, value):
+    services, ready, waiting = two_states
+    assert _run(services, "queue", "list", "--state", value) == 0
+    output = capsys.readouterr().out
+    assert waiting in output
+    assert ready not in output
+
+
+def test_cli_list_unknown_state(two_states, capsys):
+    services, _ready, _waiting = two_states
+    with pytest.raises(SystemExit):
+        _run(services, "queue", "list", "--state", "不明")
+    error = capsys.readouterr().err
+    assert "状態「不明」はありません" in error
+    assert "書類待ち（incomplete）" in error
+
+
+def test_cli_list_help_shows_both(capsys):
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["queue", "list", "--help"])
+    # argparse wraps Japanese text at any character, so compare without white space.
+    output = "".join(capsys.readouterr().out.split())
+    for code, label in states.LABELS.items():
+        assert f"{label}（{code}）" in output, code
