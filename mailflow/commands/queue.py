@@ -20,6 +20,7 @@ from mailflow.db.models import Document, InboundMessage, ReviewItem
 from mailflow.intake.findings import DOCUMENT_LABELS, DOCUMENT_ROLES
 from mailflow.review import states
 from mailflow.review.form_view import form_lines
+from mailflow.review.held_files import describe_file
 from mailflow.review.mailings import KIND_LABELS
 from mailflow.review.notify import PROVENANCE_KINDS
 from mailflow.review.provenance import SenderProvenance, item_sender_provenance
@@ -184,8 +185,7 @@ def render_item_text(item: ReviewItem, documents: list[Document],
         lines.append("受け取ったファイル:")
         for document in documents:
             kept = "" if document.kept else "（保存していません）"
-            lines.append(f"  [{document.id}] {DOCUMENT_LABELS.get(document.role, document.role)}: "
-                         f"{document.filename or '(名前なし)'} {document.size:,} バイト{kept}")
+            lines.append(f"  [{document.id}] {describe_file(document)}{kept}")
     return "\n".join(lines)
 
 

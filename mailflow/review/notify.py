@@ -18,14 +18,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailflow import clock
-from mailflow.db.models import Document, InboundMessage, Mentor, ReviewItem
+from mailflow.db.models import InboundMessage, Mentor, ReviewItem
 from mailflow.intake.findings import DOCUMENT_LABELS, DOCUMENT_ROLES
-from mailflow.outbound.compose import OutgoingAttachment
 from mailflow.review import items as review_items
 from mailflow.review import states
 from mailflow.review.commands import help_entries
 from mailflow.review.form_view import FORM_LABELS, career_lines, form_rows, unreadable_labels
-from mailflow.review.mailings import KIND_LABELS, Services, japanese_date, plan_staff_list_mail
+from mailflow.review.held_files import held_files
+from mailflow.review.mailings import Services, japanese_date, plan_staff_list_mail
 from mailflow.review.mentor_items import (
     MATCH_LABELS,
     change_notice_values,
@@ -34,7 +34,6 @@ from mailflow.review.mentor_items import (
     withdrawal_reason,
 )
 from mailflow.review.provenance import item_sender_provenance
-from mailflow.storage import StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -83,10 +82,10 @@ def plan_notification(session: Session, services: Services, item: ReviewItem, ke
     """Plan one notification of ``item`` under ``key`` and remember it on the item."""
     if item.kind in MENTOR_KINDS:
         refresh_match(session, services, item)
-    attachments, attached, not_attached = _documents(session, services, item)
+    files = held_files(session, services, item)
     context = notification_context(session, services, item)
-    row = plan_staff_list_mail(session, services, "staff_notification", key, item, attachments=attachments,
-                               attached=attached, not_attached=not_attached, **context)
+    row = plan_staff_list_mail(session, services, "staff_notification", key, item, attachments=files.attachments,
+                               **files.listing(), **context)
     if row is None:
         return None
     review_items.add_thread_ids(item, row.message_id)
@@ -140,35 +139,6 @@ def notification_context(session: Session, services: Services, item: ReviewItem)
     if item.kind in PROVENANCE_KINDS:
         context["sender_check"] = item_sender_provenance(session, services, item)
     return context
-
-
-def _documents(session: Session, services: Services,
-               item: ReviewItem) -> tuple[list[OutgoingAttachment], list[str], list[str]]:
-    """Attach the item's kept documents, oldest first, within ``staff.attach_budget_bytes``."""
-    budget = services.config.staff.attach_budget_bytes
-    attachments: list[OutgoingAttachment] = []
-    attached: list[str] = []
-    not_attached: list[str] = []
-    used = 0
-    documents = session.scalars(select(Document).where(Document.item_id == item.id).order_by(Document.id))
-    for document in documents:
-        if document.storage_id is None:
-            continue
-        name = document.filename or f"document-{document.id}"
-        label = f"{DOCUMENT_LABELS.get(document.role, document.role)}: {name}（{document.size:,} バイト）"
-        if used + document.size > budget:
-            not_attached.append(label)
-            continue
-        try:
-            content = services.store.get(document.storage_id)
-        except StorageError:
-            logger.exception("document unreadable for notification document=%s item=%s", document.id, item.id)
-            not_attached.append(label)
-            continue
-        used += document.size
-        attachments.append(OutgoingAttachment(name, content, document.content_type or "application/octet-stream"))
-        attached.append(label)
-    return attachments, attached, not_attached
 
 
 def _tokyo(value: dt.datetime | None) -> str:

@@ -6,9 +6,10 @@ import email
 
 from sqlalchemy import select
 
-from mailflow.db.models import Outbox
+from mailflow.db.models import Document, Outbox
 from mailflow.intake.parse import parse_message
 from mailflow.review import states
+from mailflow.review.held_files import EMPTY, MAX_ATTACHED_FILES, MAX_LISTED_FILES, OTHER_FILE_LABEL, OVER_COUNT
 from mailflow.review.notify import plan_staff_notifications
 from mailflow.review.replies import threaded_item_ids
 from tests.review.builders import FORM, STAFF_LIST, add_inbound, make_item, staff_reply
@@ -91,3 +92,43 @@ def test_form_printed_with_form_labels(session, services):
     assert "  個人情報の取扱いへの同意: はい\n" in text
     assert "  職歴:\n    1980年4月～1995年3月 / テスト運輸株式会社 / 営業所 所長 / 運行管理\n" in text
     assert "  読み取れなかった項目: 保有資格\n" in text
+
+
+def _add_files(session, services, item, count: int, content: bytes, role: str = "other") -> None:
+    inbound = add_inbound(session, item, f"<files-{item.id}-{count}@example.jp>")
+    for index in range(count):
+        session.add(Document(item_id=item.id, inbound_message_id=inbound.id, part_id=f"2/{index}", role=role,
+                             filename="zeros.bin", content_type="application/octet-stream", sha256="0" * 64,
+                             size=len(content), storage_id=services.store.put(content), kept=True))
+    session.flush()
+
+
+def test_empty_members_summarised(session, services):
+    # An archive of 100 empty members, as one hostile mail carried, once listed all 100.
+    item = make_item(session, services, state=states.NEEDS_ATTENTION)
+    _add_files(session, services, item, 100, b"")
+    plan_staff_notifications(session, services, flush=True)
+    message = parse_message(_notifications(session)[0].raw)
+    lines = [line for line in message.body_text.splitlines() if "zeros.bin" in line]
+    assert len(lines) == MAX_LISTED_FILES
+    assert f"  ほか {100 - MAX_LISTED_FILES} 件\n" in message.body_text
+    assert message.attachments == []
+
+
+def test_empty_member_line_in_japanese(session, services):
+    item = make_item(session, services, state=states.NEEDS_ATTENTION)
+    _add_files(session, services, item, 1, b"")
+    plan_staff_notifications(session, services, flush=True)
+    text = parse_message(_notifications(session)[0].raw).body_text
+    assert f"  ・{OTHER_FILE_LABEL}: zeros.bin（0 バイト）: {EMPTY}\n" in text
+    assert "other:" not in text
+
+
+def test_attachments_capped_by_count(session, services):
+    item = make_item(session, services)
+    _add_files(session, services, item, MAX_ATTACHED_FILES + 2, b"x")
+    plan_staff_notifications(session, services, flush=True)
+    message = parse_message(_notifications(session)[0].raw)
+    assert len(message.attachments) == MAX_ATTACHED_FILES
+    assert f"  ほか {MAX_ATTACHED_FILES - MAX_LISTED_FILES} 件\n" in message.body_text
+    assert f": {OVER_COUNT}\n" in message.body_text

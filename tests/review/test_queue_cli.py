@@ -22,6 +22,7 @@ from mailflow.intake.findings import DOCUMENT_LABELS
 from mailflow.registry import mentors as registry
 from mailflow.review import states
 from mailflow.review.commands import DOCUMENT_NAMES
+from mailflow.review.held_files import OTHER_FILE_LABEL
 from tests.privacy.populated import INTAKE_DAY, MAILBOX, app_config, deliver, sample_mail
 from tests.review.builders import make_item, make_services
 
@@ -256,3 +257,14 @@ def test_cli_list_help_shows_both(capsys):
     output = "".join(capsys.readouterr().out.split())
     for code, label in states.LABELS.items():
         assert f"{label}（{code}）" in output, code
+
+
+def test_cli_show_other_file_in_japanese(tmp_path, capsys):
+    services = make_services(tmp_path)
+    services.config.database.url = f"sqlite:///{tmp_path / 'mailflow.db'}"
+    with transaction(open_sessions(services.config)) as session:
+        number = make_item(session, services, documents={"other": b""}).number
+    assert _run(services, "queue", "show", number) == 0
+    output = capsys.readouterr().out
+    assert f"{OTHER_FILE_LABEL}: other.pdf（0 バイト）" in output
+    assert "] other:" not in output
