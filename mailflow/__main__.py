@@ -1,5 +1,5 @@
 """Entry point for ``python -m mailflow``."""
 
-from mailflow.cli import main
+from mailflow.cli import entry_point
 
-raise SystemExit(main())
+raise SystemExit(entry_point())

@@ -79,8 +79,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc.message, file=sys.stderr)
         return 2
-    # Everything mailflow writes (database, documents, outbox, logs) is for its owner only.
-    os.umask(0o077)
     level = args.log_level or ("INFO" if args.command == "run" else "WARNING")
     log_file = config.resolve(config.paths.log_file) if config.paths.log_file else None
     try:
@@ -96,3 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def entry_point() -> int:
+    """Run the CLI as a program: every file it creates (database, documents, outbox, logs)
+    is for its owner only. Tests call :func:`main` and keep their own umask."""
+    os.umask(0o077)
+    return main()
