@@ -1,11 +1,11 @@
-"""Decide whether an application may be approved: every document in, every attention reason confirmed.
+"""Decide whether an item may be approved: every document in, every attention reason confirmed.
 
 A registration or renewal is approved only with a complete checklist. No command word
 lifts that rule, because a document that came by post or was shown at the counter is
-recorded with 郵送受領, which leaves its own audit entry. Reasons that put the item in
-need of attention (an unreadable form, an individual number found, a reply from another
-address) are for staff to judge. 「承認 確認済」 (``--force`` on the command line)
-approves despite them, and the approval's audit entry lists the confirmed reasons.
+recorded with 郵送受領, which leaves its own audit entry. Reasons that put an item of
+any kind in need of attention (an unreadable form, an individual number found, a reply
+from another address) are for staff to judge. 「承認 確認済」 (``--force`` on the command
+line) approves despite them, and the approval's audit entry lists the confirmed reasons.
 """
 
 from __future__ import annotations
@@ -39,16 +39,15 @@ class ApprovalCheck:
 
 
 def check_approval(item: ReviewItem) -> ApprovalCheck:
-    """Return the missing documents and open attention reasons of a registration or renewal.
+    """Return the missing documents and the open attention reasons of an item.
 
-    Change notices and withdrawals have no checklist and return an empty check.
+    Only registrations and renewals have a checklist, so other kinds never miss a document.
     """
-    if item.kind not in APPLICATION_KINDS:
-        return ApprovalCheck()
+    missing = review_items.missing_documents(item) if item.kind in APPLICATION_KINDS else []
     attention = review_items.attention_reasons(item)
     if not attention and item.state == states.NEEDS_ATTENTION:
         attention = [UNSTATED_ATTENTION]
-    return ApprovalCheck(tuple(review_items.missing_documents(item)), tuple(attention))
+    return ApprovalCheck(tuple(missing), tuple(attention))
 
 
 def refusal_message(item: ReviewItem, check: ApprovalCheck, channel: str) -> str:

@@ -104,7 +104,7 @@ def close(context: DecisionContext, item: ReviewItem, decision: str, reason: str
 
 
 def approve(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -> DecisionResult:
-    """Approve the item. An application needs every document, and 確認済 for open attention reasons."""
+    """Approve the item. An application needs every document, and any item 確認済 for open attention reasons."""
     if item.state in states.CLOSED:
         # A decided item reports its state before any missing document.
         states.check_transition(item.state, states.APPROVED)

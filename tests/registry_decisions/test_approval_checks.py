@@ -149,3 +149,12 @@ def test_reply_refusal_answers_staff(session, services):
     assert DOCUMENT_LABELS["identity_document"] in text
     assert "「郵送受領 本人確認書類」" in text
     assert session.scalars(select(AuditEntry.outcome)).all() == ["failed"]
+
+
+def test_change_notice_attention_refused(session, services):
+    item = make_item(session, services, kind="change_notice", state=states.NEEDS_ATTENTION,
+                     body="電話番号：03-1111-2222 → 03-3333-4444")
+    item.details = {**item.details, "attention": [ATTENTION]}
+    message = _refusal(session, services, item, "承認")
+    assert ATTENTION in message
+    assert "届いていません" not in message
