@@ -54,8 +54,8 @@ class ParsedCommand:
 
     ``argument`` is the free text (reason, note, what to fix); ``documents`` the checklist
     roles named by 郵送受領 and 再提出; ``line`` the text as understood, quoted back to staff.
-    ``override`` is set by 「承認 確認済」: staff checked the reasons the item needs
-    attention and approve it anyway.
+    ``override`` is True for 「承認 確認済」, by which staff confirm that they checked why
+    the item needs attention.
     """
 
     command: Command
