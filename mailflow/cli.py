@@ -50,10 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(level: str, log_file: Path | None = None) -> None:
+def configure_logging(level: str, log_file: str | Path | None = None) -> None:
     """Log to stderr and, when configured, to ``log_file`` (its folder is created 0700)."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file is not None:
+        log_file = Path(log_file)
         log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
     formatter = MessageFreeTracebackFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
