@@ -34,8 +34,8 @@ FIELD_LABELS: dict[str, tuple[str, ...]] = {
     "last_employer": ("勤務先", "所属先"),
     "position": ("役職",),
 }
-_OLD_WORDS = "旧|変更前|現在|これまで"
-_NEW_WORDS = "新|変更後|今後"
+_OLD_WORDS = "旧|変更前|現在の|現在|これまでの|これまで|以前の"
+_NEW_WORDS = "新しい|新|変更後の|変更後|今後の|今後"
 _EFFECTIVE_LABELS = "変更日|異動日|転居日|変更年月日|適用日|効力発生日"
 _BRACKETS = "[(（\\[【]"
 _CLOSING = "[)）\\]】]"
