@@ -92,6 +92,17 @@ class QuarantinedMessage:
     reason: str
 
 
+@dataclass(frozen=True)
+class UnfiledMessage:
+    """A message filed under no item: not an application, notice or question (advertising,
+    a thank-you, a stray reply). Listed so that a person sees every message once."""
+
+    inbound_id: int
+    received_on: dt.date
+    sender: str
+    subject: str
+
+
 @dataclass
 class Digest:
     """Everything one digest reports; each list is in the order the mail shows it."""
@@ -104,11 +115,12 @@ class Digest:
     failed: list[FailedMail] = field(default_factory=list)
     quarantined: list[QuarantinedMessage] = field(default_factory=list)
     revoked: list[MentorLine] = field(default_factory=list)
+    unfiled: list[UnfiledMessage] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         """Return whether there is nothing to report."""
         return not (self.waiting or self.attention or self.held or self.ending or self.failed
-                    or self.quarantined or self.revoked)
+                    or self.quarantined or self.revoked or self.unfiled)
 
 
 def digest_key(day: dt.date) -> str:
@@ -181,6 +193,16 @@ def collect_digest(session: Session, config: Config, now: dt.datetime, since: dt
         )
     ]
     digest.revoked = _revoked_since(session, since, now)
+    digest.unfiled = [
+        UnfiledMessage(row.id, _tokyo_date(row.received_at), row.sender_address or "", (row.subject or "")[:80])
+        for row in session.scalars(
+            select(InboundMessage)
+            .where(InboundMessage.state == "processed", InboundMessage.item_id.is_(None),
+                   InboundMessage.kind.not_in(("staff_reply", "challenge_list")),
+                   InboundMessage.received_at > since, InboundMessage.received_at <= now)
+            .order_by(InboundMessage.id)
+        )
+    ]
     return digest
 
 

@@ -157,3 +157,14 @@ def test_daily_receipt_limit(tmp_path):
                               index=60 + index, minutes=index * 30))
     receipts = [message for message in run.to("loop@example.net") if "受け付けました" in message["subject"]]
     assert len(receipts) == limit
+
+
+def test_unfiled_mail_listed_in_digest(tmp_path):
+    run = Run(tmp_path)
+    spam = next(mail for mail in sample_mails() if mail.stem.startswith("15"))
+    run.take_in(spam.raw)
+    digests = [message for message in run.to(STAFF) if "日次のまとめ" in message["subject"]]
+    assert len(digests) == 1
+    body = digests[0].get_body(("plain",)).get_content()
+    assert "案件にしなかったメール（1通" in body
+    assert spam.expected["subject"][:20] in body
