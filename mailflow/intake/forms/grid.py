@@ -77,6 +77,10 @@ class Grid:
     loose: bool = False
     cells: list[GridCell] = field(default_factory=list)
     _index: dict[tuple[int, int], GridCell] = field(default_factory=dict, repr=False)
+    # Kept up to date by add() and add_cover(): computing them from the cells on every
+    # call made grid_text quadratic, 27 s for a sheet of 2,000 rows by 20 columns.
+    _max_row: int = field(default=-1, repr=False)
+    _max_col: int = field(default=-1, repr=False)
 
     def add(self, cell: GridCell) -> None:
         """Add an anchor cell; positions it covers that are already taken stay with their cell."""
@@ -84,11 +88,14 @@ class Grid:
         for row in range(cell.row, cell.last_row + 1):
             for col in range(cell.col, cell.last_col + 1):
                 self._index.setdefault((row, col), cell)
+        self._max_row = max(self._max_row, cell.last_row)
+        self._max_col = max(self._max_col, cell.last_col)
 
     def add_cover(self, cell: GridCell, row: int) -> None:
         """Extend ``cell``'s coverage to ``row`` after its rowspan grew (a vertical merge)."""
         for col in range(cell.col, cell.last_col + 1):
             self._index.setdefault((row, col), cell)
+        self._max_row = max(self._max_row, row)
 
     def at(self, row: int, col: int) -> GridCell | None:
         """Return the cell covering (row, col), or None for an empty position."""
@@ -96,11 +103,11 @@ class Grid:
 
     @property
     def max_row(self) -> int:
-        return max((cell.last_row for cell in self.cells), default=-1)
+        return self._max_row
 
     @property
     def max_col(self) -> int:
-        return max((cell.last_col for cell in self.cells), default=-1)
+        return self._max_col
 
     def sorted_cells(self) -> list[GridCell]:
         """Return the anchors in reading order: top to bottom, then left to right."""
