@@ -14,8 +14,11 @@ import itertools
 import logging
 import re
 import warnings
+import zipfile
 from dataclasses import dataclass
 
+from mailflow.intake.forms.pdf_streams import install as install_pdf_stream_cap
+from mailflow.intake.forms.pdf_streams import stream_budget
 from mailflow.intake.message import Attachment
 
 logger = logging.getLogger(__name__)
@@ -70,8 +73,28 @@ class Limits:
     """Pixels of one image (width x height). Pillow's default, about 89 million, which
     is above a 48-megapixel phone photo and stops decompression bombs."""
 
+    max_pdf_decoded_bytes: int = 32 * MIB
+    """Bytes pdfminer may decode from all the streams of one PDF (content, fonts, object
+    and cross-reference streams; image data is not decoded). The sample forms decode
+    30–62 KiB each, an unsubsetted Japanese font about 10 MiB. One 1 GiB flate bomb
+    stops here after 32 MiB, before pdfminer parses any of it."""
+
+    max_extraction_seconds: float = 30.0
+    """Wall-clock seconds for reading the text of one document in its child process.
+    The sample forms take 1–70 ms each, and a 20-page PDF of ruled tables took 7.5 s on
+    a 2-core VM. A reader past it is killed and the file is held for a person."""
+
+    max_extraction_memory_bytes: int = 512 * MIB
+    """Address space one document reader may add to what the daemon already maps
+    (RLIMIT_AS of the child process). A sample form adds under 10 MiB, and the 20-page
+    PDF of ruled tables added 190 MiB."""
+
 
 DEFAULT_LIMITS = Limits()
+
+# pdfminer inflates cross-reference and object streams as soon as a PDF is opened, and
+# container checks open PDFs before any reader runs: the cap must be in place first.
+install_pdf_stream_cap(DEFAULT_LIMITS.max_pdf_decoded_bytes)
 
 # Staff-facing names of the limits, for the review queue.
 LIMIT_LABELS: dict[str, str] = {
@@ -83,7 +106,24 @@ LIMIT_LABELS: dict[str, str] = {
     "max_compression_ratio": "圧縮率",
     "max_pdf_pages": "PDF のページ数",
     "max_image_pixels": "画像の画素数",
+    "max_pdf_decoded_bytes": "PDF の展開後の大きさ",
+    "max_extraction_seconds": "書類の読み取り時間",
+    "max_extraction_memory_bytes": "書類の読み取りに使うメモリ",
 }
+# Units for the limits that are not sizes in bytes, which are shown in MB.
+LIMIT_UNITS: dict[str, str] = {
+    "max_members": "個",
+    "max_depth": "階層",
+    "max_compression_ratio": "倍",
+    "max_pdf_pages": "ページ",
+    "max_image_pixels": "画素",
+    "max_extraction_seconds": "秒",
+}
+# Page counts stop one page past the limit (a PDF may claim any number of pages), so a
+# count of exactly maximum + 1 means only that the limit was passed.
+_COUNTED_ONE_PAST_LIMIT = frozenset({"max_pdf_pages"})
+# Limits that stop a reader part of the way through a file, rather than before opening it.
+_STOPPED_WHILE_READING = frozenset({"max_pdf_decoded_bytes", "max_extraction_seconds", "max_extraction_memory_bytes"})
 
 IMAGE_TYPES = frozenset({"jpeg", "png", "gif", "tiff", "bmp", "webp", "heic", "avif"})
 
@@ -106,10 +146,33 @@ class LimitExceeded:
         return f"over limit {self.limit}: {measured}; not read"
 
     def label(self) -> str:
-        """Return a Japanese sentence for staff naming the limit and the value."""
+        """Return a Japanese sentence for staff naming the limit and the value.
+
+        For example ``PDF のページ数が上限を超えているため開いていません: 100 ページを超えています``
+        or ``展開後のファイルの大きさが上限を超えているため開いていません: 2,048MB（上限 32MB）``.
+        """
         name = LIMIT_LABELS.get(self.limit, self.limit)
-        measured = f"{self.maximum} を超えています" if self.value is None else f"{self.value}（上限 {self.maximum}）"
+        bound_only = self.value is None or (self.limit in _COUNTED_ONE_PAST_LIMIT and self.value == self.maximum + 1)
+        if bound_only:
+            measured = f"{self._amount(self.maximum, unit=True)}を超えています"
+        else:
+            measured = f"{self._amount(self.value)}（上限 {self._amount(self.maximum)}）"
+        if self.limit in _STOPPED_WHILE_READING:
+            return f"{name}が上限を超えたため、読み取りを中止しました: {measured}"
         return f"{name}が上限を超えているため開いていません: {measured}"
+
+    def _amount(self, number: int | float, unit: bool = False) -> str:
+        """Format ``number`` for staff: bytes always in MB, other amounts with their unit when ``unit``."""
+        if self.limit not in LIMIT_UNITS:
+            return f"{_format_number(number / MIB)}MB"
+        return f"{_format_number(number)} {LIMIT_UNITS[self.limit]}" if unit else _format_number(number)
+
+
+def _format_number(number: int | float) -> str:
+    """Return ``number`` with thousands separators, and one decimal only when it has a fraction."""
+    if isinstance(number, float) and not number.is_integer():
+        return f"{number:,.1f}"
+    return f"{int(number):,}"
 
 
 def hold(attachment: Attachment, exceeded: LimitExceeded) -> None:
@@ -125,6 +188,31 @@ def hold(attachment: Attachment, exceeded: LimitExceeded) -> None:
     logger.debug("attachment held: limit=%s value=%s maximum=%s", exceeded.limit, exceeded.value, exceeded.maximum)
 
 
+_DESCRIBED = re.compile(r"^over limit (?P<limit>\w+): (?:more than (?P<bound>[\d.]+)|(?P<value>[\d.]+) > (?P<maximum>[\d.]+)); not read$")
+
+
+def held_limit(attachment: Attachment) -> LimitExceeded | None:
+    """Return the limit that :func:`hold` recorded on ``attachment``, or None when it is not held.
+
+    The limit is read back from the defect that :meth:`LimitExceeded.describe` wrote, so
+    that staff can be shown :meth:`LimitExceeded.label` for files held before reading.
+    """
+    if attachment.over_limit is None:
+        return None
+    for defect in attachment.defects:
+        found = _DESCRIBED.match(defect)
+        if found is None or found["limit"] != attachment.over_limit:
+            continue
+        if found["bound"] is not None:
+            return LimitExceeded(attachment.over_limit, None, _parse_number(found["bound"]))
+        return LimitExceeded(attachment.over_limit, _parse_number(found["value"]), _parse_number(found["maximum"]))
+    return LimitExceeded(attachment.over_limit, None, getattr(DEFAULT_LIMITS, attachment.over_limit, 0))
+
+
+def _parse_number(text: str) -> int | float:
+    return float(text) if "." in text else int(text)
+
+
 def check_message_size(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> LimitExceeded | None:
     """Return the exceeded limit when the raw message is larger than ``max_message_bytes``."""
     if len(raw) > limits.max_message_bytes:
@@ -136,21 +224,59 @@ def check_pdf_pages(payload: bytes, limits: Limits = DEFAULT_LIMITS) -> LimitExc
     """Return the exceeded limit when the PDF has more than ``max_pdf_pages`` pages.
 
     Walks the page tree without parsing page contents and stops one page past the limit,
-    so a PDF that lies in its page count cannot make this slow. A PDF that pdfminer cannot
-    open, or that needs a password, passes: the document reader reports those.
+    so a PDF that lies in its page count cannot make this slow. Opening a PDF already
+    inflates its cross-reference and object streams, so the walk runs in a sandboxed
+    child with the stream budget of ``max_pdf_decoded_bytes``. Running out of time,
+    memory or budget returns that limit instead. A PDF that pdfminer cannot open, or that
+    needs a password, passes: the document reader reports those.
     """
+    from mailflow.intake.sandbox import run_sandboxed
+
+    outcome = run_sandboxed(functools.partial(_walk_pdf_pages, payload, limits),
+                            limits.max_extraction_seconds, limits.max_extraction_memory_bytes)
+    return outcome.exceeded or outcome.value
+
+
+def _walk_pdf_pages(payload: bytes, limits: Limits) -> LimitExceeded | None:
     from pdfminer.pdfdocument import PDFDocument
     from pdfminer.pdfpage import PDFPage
     from pdfminer.pdfparser import PDFParser
 
-    try:
-        document = PDFDocument(PDFParser(io.BytesIO(payload)))
-        pages = sum(1 for _ in itertools.islice(PDFPage.create_pages(document), limits.max_pdf_pages + 1))
-    except Exception as exc:  # pdfminer raises many unrelated types on broken files
-        logger.debug("PDF page count not available: %s", type(exc).__name__)
-        return None
+    with stream_budget(limits.max_pdf_decoded_bytes) as budget:
+        try:
+            document = PDFDocument(PDFParser(io.BytesIO(payload)))
+            pages = sum(1 for _ in itertools.islice(PDFPage.create_pages(document), limits.max_pdf_pages + 1))
+        except MemoryError:
+            raise
+        except Exception as exc:  # pdfminer raises many unrelated types on broken files
+            logger.debug("PDF page count not available: %s", type(exc).__name__)
+            pages = 0
+    if budget.exceeded:
+        return LimitExceeded("max_pdf_decoded_bytes", None, limits.max_pdf_decoded_bytes)
     if pages > limits.max_pdf_pages:
         return LimitExceeded("max_pdf_pages", pages, limits.max_pdf_pages)
+    return None
+
+
+def check_zip_members(infos: list[zipfile.ZipInfo], limits: Limits = DEFAULT_LIMITS) -> LimitExceeded | None:
+    """Return the first limit that the members of a zip (an OOXML package) would pass once inflated.
+
+    Reads only the declared sizes. CPython's zipfile (3.11) never returns more bytes than
+    a member declares, so a member that lies about its size is cut, not inflated further.
+    """
+    if len(infos) > limits.max_members:
+        return LimitExceeded("max_members", len(infos), limits.max_members)
+    total = 0
+    for info in infos:
+        if info.file_size > limits.max_member_bytes:
+            return LimitExceeded("max_member_bytes", info.file_size, limits.max_member_bytes)
+        if info.file_size > limits.ratio_grace_bytes:
+            ratio = info.file_size / max(info.compress_size, 1)
+            if ratio > limits.max_compression_ratio:
+                return LimitExceeded("max_compression_ratio", round(ratio, 1), limits.max_compression_ratio)
+        total += info.file_size
+        if total > limits.max_total_bytes:
+            return LimitExceeded("max_total_bytes", total, limits.max_total_bytes)
     return None
 
 

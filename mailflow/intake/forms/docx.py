@@ -15,8 +15,9 @@ import logging
 import docx
 from docx.oxml.ns import qn
 
-from mailflow.intake.forms.grid import Extraction, Grid, GridCell, grid_text
+from mailflow.intake.forms.grid import DAMAGED, Extraction, Grid, GridCell, grid_text
 from mailflow.intake.forms.ooxml import check_package
+from mailflow.intake.limits import DEFAULT_LIMITS, Limits
 
 logger = logging.getLogger(__name__)
 
@@ -37,16 +38,23 @@ _SYMBOLS = {
 _SKIPPED_SUBTREES = {qn("w:txbxContent"), qn("w:tbl"), qn("w:delText"), qn("w:instrText")}
 
 
-def read_docx(payload: bytes) -> Extraction:
-    """Read the body paragraphs, tables, text boxes, headers and footers; never raises."""
-    problems = check_package(payload)
-    if problems:
-        return Extraction(defects=problems)
+def read_docx(payload: bytes, limits: Limits = DEFAULT_LIMITS) -> Extraction:
+    """Read the body paragraphs, tables, text boxes, headers and footers; raises only MemoryError.
+
+    A package over a limit gives an Extraction with ``exceeded`` set; one that fails the
+    safety checks, or that python-docx cannot open, gives ``open_error``.
+    """
+    problem = check_package(payload, limits)
+    if problem:
+        return problem.as_extraction()
     try:
         document = docx.Document(io.BytesIO(payload))
+    except MemoryError:
+        raise
     except Exception as exc:  # python-docx raises many exception types on damaged packages
         logger.info("docx document cannot be opened: %s", type(exc).__name__)
-        return Extraction(defects=[f"docx document cannot be opened: {type(exc).__name__}: {exc}"])
+        return Extraction(defects=[f"docx document cannot be opened: {type(exc).__name__}: {exc}"],
+                          open_error=DAMAGED)
     extraction = Extraction()
     lines: list[str] = []
     # Paragraphs outside tables can carry 「氏名：山田 太郎」 lines, so they form a loose grid too.

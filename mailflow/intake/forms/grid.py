@@ -10,6 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mailflow.intake.limits import LimitExceeded
 
 CellValue = str | dt.date | int | float | None
 
@@ -136,13 +140,23 @@ class Grid:
         return found
 
 
+# Values of Extraction.open_error.
+DAMAGED = "damaged"
+UNSAFE_XML = "unsafe_xml"
+ENCRYPTED = "encrypted"
+READER_CRASHED = "reader_crashed"
+
+
 @dataclass
 class Extraction:
     """A format reader's result for one file: grids, visible text and reading defects.
 
     ``glyph_count`` and ``cid_glyph_count`` are set for PDFs only: characters on the pages,
     and how many of them pdfminer could only write as ``(cid:N)`` because the font has no
-    ToUnicode map.
+    ToUnicode map. ``open_error`` is the reason the reader could not open the file at all:
+    :data:`DAMAGED`, :data:`UNSAFE_XML` (a DTD or entity declaration), :data:`ENCRYPTED`,
+    or :data:`READER_CRASHED` (the sandboxed reader died without a result). ``exceeded`` is the limit that stopped the reader. Either one
+    leaves the grids empty and adds the English reason to ``defects``.
     """
 
     grids: list[Grid] = field(default_factory=list)
@@ -152,6 +166,8 @@ class Extraction:
     glyph_count: int = 0
     cid_glyph_count: int = 0
     defects: list[str] = field(default_factory=list)
+    open_error: str | None = None
+    exceeded: LimitExceeded | None = None
 
 
 def grid_text(grid: Grid) -> str:

@@ -5,19 +5,26 @@ values are read from cells instead. Ruled tables come from pdfplumber's table fi
 each cell taking the characters whose centre point lies inside it. Text outside tables
 is grouped into cells by character positions. Glyphs that pdfminer can only write as ``(cid:N)`` (a font
 without a ToUnicode map) are counted, so callers can tell an unreadable text layer.
+Every stream is decoded within one budget (:mod:`mailflow.intake.forms.pdf_streams`),
+so a flate bomb stops after ``Limits.max_pdf_decoded_bytes``.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import re
 from collections.abc import Sequence
 
 import pdfplumber
+from pdfminer.pdfdocument import PDFPasswordIncorrect
+from pdfminer.pdfpage import PDFPage
 
-from mailflow.intake.forms.grid import Extraction, Grid, GridCell
+from mailflow.intake.forms.grid import DAMAGED, ENCRYPTED, Extraction, Grid, GridCell
 from mailflow.intake.forms.normalize import join_wrapped_lines
+from mailflow.intake.forms.pdf_streams import stream_budget
+from mailflow.intake.limits import DEFAULT_LIMITS, LimitExceeded, Limits
 
 logger = logging.getLogger(__name__)
 
@@ -28,25 +35,65 @@ _CID = re.compile(r"^\(cid:\d+\)$")
 _EDGE_TOLERANCE = 2.0
 
 
-def read_pdf(payload: bytes) -> Extraction:
-    """Read the text layer of every page (up to MAX_PAGES); never raises.
+def read_pdf(payload: bytes, limits: Limits = DEFAULT_LIMITS) -> Extraction:
+    """Read the text layer of every page (up to MAX_PAGES); raises only MemoryError.
 
-    An encrypted or damaged PDF gives an Extraction with no grids and the reason in
-    ``defects``. A scan without a text layer gives ``glyph_count`` 0 and its images counted.
+    A PDF with more than ``limits.max_pdf_pages`` pages, or whose streams decode to more
+    than ``limits.max_pdf_decoded_bytes``, gives ``exceeded`` and no grids. An encrypted or
+    damaged PDF gives ``open_error`` and no grids, with the reason in ``defects``. A scan
+    without a text layer gives ``glyph_count`` 0 and its images counted. MemoryError is
+    left to the caller, which runs this under a memory limit.
     """
     extraction = Extraction()
-    try:
-        with pdfplumber.open(io.BytesIO(payload)) as pdf:
-            extraction.page_count = len(pdf.pages)
-            if extraction.page_count > MAX_PAGES:
-                extraction.defects.append(f"only the first {MAX_PAGES} of {extraction.page_count} pages were read")
-            texts = [_read_page(page, index, extraction) for index, page in enumerate(pdf.pages[:MAX_PAGES])]
-    except Exception as exc:  # pdfminer raises PDFSyntaxError, PSEOF, PDFPasswordIncorrect and more
-        logger.info("PDF cannot be read: %s", type(exc).__name__)
-        extraction.defects.append(f"PDF cannot be read: {type(exc).__name__}: {exc}")
-        return extraction
-    extraction.text = "\n".join(text for text in texts if text)
+    with stream_budget(limits.max_pdf_decoded_bytes) as budget:
+        try:
+            _read_document(payload, limits, extraction)
+        except Exception as exc:  # pdfminer raises PDFSyntaxError, PSEOF, PDFPasswordIncorrect and more
+            if _caused_by(exc, MemoryError):
+                raise MemoryError from exc
+            extraction.grids = []
+            extraction.defects.append(f"PDF cannot be read: {type(exc).__name__}: {exc}")
+            if not budget.exceeded:
+                logger.info("PDF cannot be read: %s", type(exc).__name__)
+                extraction.open_error = ENCRYPTED if _caused_by(exc, PDFPasswordIncorrect) else DAMAGED
+    if budget.exceeded:
+        # A library may have caught the overrun on the way, so the budget is asked, not the exception.
+        extraction.grids = []
+        extraction.text = ""
+        extraction.open_error = None
+        extraction.exceeded = LimitExceeded("max_pdf_decoded_bytes", None, limits.max_pdf_decoded_bytes)
+        extraction.defects.append(extraction.exceeded.describe())
     return extraction
+
+
+def _read_document(payload: bytes, limits: Limits, extraction: Extraction) -> None:
+    with pdfplumber.open(io.BytesIO(payload), pages=range(1, MAX_PAGES + 1)) as pdf:
+        # Count through the page tree only one page past the limit: /Count may lie, and
+        # pdfplumber would otherwise build every page of a 10,000-page file.
+        extraction.page_count = sum(1 for _ in itertools.islice(PDFPage.create_pages(pdf.doc), limits.max_pdf_pages + 1))
+        if extraction.page_count > limits.max_pdf_pages:
+            extraction.exceeded = LimitExceeded("max_pdf_pages", extraction.page_count, limits.max_pdf_pages)
+            extraction.defects.append(extraction.exceeded.describe())
+            return
+        if extraction.page_count > MAX_PAGES:
+            extraction.defects.append(f"only the first {MAX_PAGES} of {extraction.page_count} pages were read")
+        texts = [_read_page(page, index, extraction) for index, page in enumerate(pdf.pages)]
+    extraction.text = "\n".join(text for text in texts if text)
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Return whether ``exc``, its cause or context chain, or an exception it wraps is a ``kind``.
+
+    pdfplumber wraps whatever pdfminer raises in PdfminerException(original).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, kind) or any(isinstance(arg, kind) for arg in current.args):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _read_page(page, index: int, extraction: Extraction) -> str:

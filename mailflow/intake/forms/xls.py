@@ -12,23 +12,29 @@ import logging
 import xlrd
 
 from mailflow.intake.forms.eras import excel_serial_to_date, format_code_is_date
-from mailflow.intake.forms.grid import CellValue, Extraction, Grid, GridCell, grid_text
+from mailflow.intake.forms.grid import DAMAGED, ENCRYPTED, CellValue, Extraction, Grid, GridCell, grid_text
 from mailflow.intake.forms.xlsx import MAX_COLUMNS, MAX_ROWS
+from mailflow.intake.limits import DEFAULT_LIMITS, Limits
 
 logger = logging.getLogger(__name__)
 
 
-def read_xls(payload: bytes) -> Extraction:
-    """Read every sheet of an .xls workbook; never raises.
+def read_xls(payload: bytes, limits: Limits = DEFAULT_LIMITS) -> Extraction:
+    """Read every sheet of an .xls workbook; raises only MemoryError.
 
-    An encrypted or damaged workbook gives an Extraction with no grids and the reason in
-    ``defects``.
+    An encrypted or damaged workbook gives an Extraction with no grids, ``open_error``
+    set and the reason in ``defects``. xlrd keeps every cell of a sheet in memory, so a
+    workbook that declares a huge sheet is bounded only by the caller's memory limit
+    (``limits`` is accepted for the common reader signature).
     """
     try:
         book = xlrd.open_workbook(file_contents=payload, formatting_info=True, logfile=_NullLog())
+    except MemoryError:
+        raise
     except Exception as exc:  # xlrd raises XLRDError, CompDocError, struct.error and others
         logger.info("xls workbook cannot be opened: %s", type(exc).__name__)
-        return Extraction(defects=[f"xls workbook cannot be opened: {type(exc).__name__}: {exc}"])
+        error = ENCRYPTED if "encrypt" in str(exc).lower() else DAMAGED
+        return Extraction(defects=[f"xls workbook cannot be opened: {type(exc).__name__}: {exc}"], open_error=error)
     extraction = Extraction()
     for sheet in book.sheets():
         extraction.grids.append(_sheet_grid(book, sheet, extraction.defects))

@@ -19,8 +19,9 @@ from openpyxl.cell.cell import MergedCell
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from mailflow.intake.forms.eras import JAPANESE_DATE_FORMAT_IDS, excel_serial_to_date, format_code_is_date
-from mailflow.intake.forms.grid import CellValue, Extraction, Grid, GridCell, grid_text
+from mailflow.intake.forms.grid import DAMAGED, CellValue, Extraction, Grid, GridCell, grid_text
 from mailflow.intake.forms.ooxml import check_package
+from mailflow.intake.limits import DEFAULT_LIMITS, Limits
 
 logger = logging.getLogger(__name__)
 
@@ -30,15 +31,17 @@ MAX_ROWS = 5000
 MAX_COLUMNS = 200
 
 
-def read_xlsx(payload: bytes) -> Extraction:
-    """Read every sheet of a workbook; never raises.
+def read_xlsx(payload: bytes, limits: Limits = DEFAULT_LIMITS) -> Extraction:
+    """Read every sheet of a workbook; raises only MemoryError.
 
-    A package that fails the safety checks, or that openpyxl cannot open, gives an
-    Extraction with no grids and the reason in ``defects``.
+    A package over a limit gives an Extraction with ``exceeded`` set; one that fails the
+    safety checks, or that openpyxl cannot open, gives ``open_error``. Both have no grids
+    and the reason in ``defects``. MemoryError is left to the caller, which runs this
+    under a memory limit and must tell that limit apart from a damaged file.
     """
-    problems = check_package(payload)
-    if problems:
-        return Extraction(defects=problems)
+    problem = check_package(payload, limits)
+    if problem:
+        return problem.as_extraction()
     try:
         with warnings.catch_warnings():
             # openpyxl warns about unsupported extensions (data validation lists, slicers)
@@ -47,9 +50,11 @@ def read_xlsx(payload: bytes) -> Extraction:
             # NOTE: data_only gives the value Excel cached for a formula; a workbook saved
             # by software that caches nothing (openpyxl itself) reads such cells as blank.
             workbook = openpyxl.load_workbook(io.BytesIO(payload), data_only=True)
+    except MemoryError:
+        raise
     except Exception as exc:  # openpyxl raises many exception types on damaged packages
         logger.info("workbook cannot be opened: %s", type(exc).__name__)
-        return Extraction(defects=[f"workbook cannot be opened: {type(exc).__name__}: {exc}"])
+        return Extraction(defects=[f"workbook cannot be opened: {type(exc).__name__}: {exc}"], open_error=DAMAGED)
     date1904 = workbook.epoch == CALENDAR_MAC_1904
     extraction = Extraction()
     for sheet in workbook.worksheets:
