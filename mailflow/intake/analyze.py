@@ -186,6 +186,7 @@ def _top_part(part_id: str) -> str:
 
 
 def _check_documents(analysis: Analysis, findings: list[DocumentFinding]) -> None:
+    held_files: dict[str, list[str]] = {}
     for finding in findings:
         attachment = finding.attachment
         if finding.individual_number:
@@ -200,18 +201,33 @@ def _check_documents(analysis: Analysis, findings: list[DocumentFinding]) -> Non
             analysis.encrypted_parts.append(_top_part(attachment.part_id))
         held = attachment.encrypted or attachment.over_limit is not None  # reported once, below
         if finding.unreadable and not held and finding.role in ("registration_form", "challenge_list", "other"):
-            analysis.needs_attention.append(finding.unreadable)
+            # A file that could not be read at all is named, because its kind is unknown.
+            line = finding.unreadable if finding.acceptable else f"{_file_label(attachment)}: {finding.unreadable}"
+            if line not in analysis.needs_attention:
+                analysis.needs_attention.append(line)
         if attachment.over_limit:
-            analysis.needs_attention.append(f"上限を超えるファイルがあります: {attachment.defects[-1] if attachment.defects else attachment.over_limit}")
+            held_files.setdefault(finding.unreadable or attachment.over_limit, []).append(_file_label(attachment))
         if attachment.sniffed_type == "pdf" and finding.has_text_layer is False and \
                 "image_only_pdf" not in analysis.warning_codes():
             analysis.warnings.append(Warning("image_only_pdf", "文字情報のない PDF があり、内容を自動で確認できません"))
         analysis.manual_checks.extend(check for check in finding.manual_checks if check not in analysis.manual_checks)
+    for reason, names in held_files.items():
+        # One line per limit, however many members of a zip bomb it held.
+        files = names[0] if len(names) == 1 else f"{names[0]} ほか {len(names) - 1} 件"
+        analysis.needs_attention.append(f"上限を超えるファイルがあります（{files}）: {reason}")
+    if held_files and analysis.decision == "process":
+        # A file held over a limit may be an attack or a lost form: a person decides.
+        analysis.decision = "manual_review"
     if analysis.encrypted_parts:
         analysis.needs_attention.append(
             "パスワード付きのファイルがあります。開封せずに保留し、パスワードなしでの再送を依頼しました")
     analysis.remove_parts = list(dict.fromkeys(analysis.remove_parts))
     analysis.encrypted_parts = list(dict.fromkeys(analysis.encrypted_parts))
+
+
+def _file_label(attachment: Attachment) -> str:
+    """Return the file's name for staff, with any individual number in it masked."""
+    return mask_individual_numbers(attachment.filename) if attachment.filename else f"添付 {attachment.part_id}"
 
 
 def _check_form(analysis: Analysis, form_finding: DocumentFinding | None, rules: EligibilityRules) -> None:

@@ -57,7 +57,10 @@ def inspect_document(
     result = {
         "sniffed_type": attachment.sniffed_type,
         "kind": finding.role,
-        "decision": MANUAL_REVIEW if finding.unreadable and finding.role in HELD_KINDS else PROCESS,
+        # A file that was not read at all (over a limit, encrypted, broken) goes to a person
+        # whatever kind its name suggests.
+        "decision": MANUAL_REVIEW if finding.unreadable and (finding.role in HELD_KINDS or not finding.acceptable)
+        else PROCESS,
         "record": finding.record,
         "warnings": [],
         "reasons": list(attachment.kind_reasons) + ([finding.unreadable] if finding.unreadable else []),
