@@ -94,6 +94,8 @@ DEFAULT_LIMITS = Limits()
 
 # pdfminer inflates cross-reference and object streams as soon as a PDF is opened, and
 # container checks open PDFs before any reader runs: the cap must be in place first.
+# NOTE: the password check in containers.py opens PDFs in the daemon process itself,
+# bounded only by this cap per stream (32 MiB), not by the sandbox.
 install_pdf_stream_cap(DEFAULT_LIMITS.max_pdf_decoded_bytes)
 
 # Staff-facing names of the limits, for the review queue.
