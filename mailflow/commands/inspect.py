@@ -61,6 +61,8 @@ def _text(report: dict) -> str:
         lines.append(f"理由: {reason}")
     for warning in report.get("warnings", []):
         lines.append(f"警告: {warning['message']}")
+    for reason in report.get("needs_attention", []):
+        lines.append(f"要確認: {reason}")
     for defect in report.get("defects", []):
         lines.append(f"読み取りの問題: {defect}")
     return "\n".join(lines)

@@ -155,6 +155,7 @@ class Document(Base):
     identity_type: Mapped[str | None] = mapped_column(String(40))
     encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
     notes: Mapped[list[Any]] = mapped_column(default=list)
+    held_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=now)
     purged_at: Mapped[dt.datetime | None]
     purge_reason: Mapped[str | None] = mapped_column(String(200))

@@ -15,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
+from mailflow.intake.limits import LIMIT_LABELS
 from mailflow.intake.message import Attachment
 from mailflow.intake.sniff import SNIFFED_TYPES
 from mailflow.intake.text import DocumentText, document_text
@@ -136,7 +137,7 @@ def classify_attachment(attachment: Attachment, rules: AttachmentRules) -> None:
     """
     if attachment.over_limit is not None:
         decision = _by_name(attachment.filename, None, rules,
-                            f"上限（{attachment.over_limit}）を超えるため内容を読まず、ファイル名で判断しました")
+                            f"{LIMIT_LABELS.get(attachment.over_limit, attachment.over_limit)}の上限を超えるため内容を読まず、ファイル名で判断しました")
     else:
         text = DocumentText() if attachment.encrypted else document_text(attachment.payload, attachment.sniffed_type)
         decision = classify_document(text, attachment.filename, attachment.sniffed_type, rules, attachment.encrypted)

@@ -9,6 +9,7 @@ No password is ever tried and no encrypted member is ever read.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import lzma
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 import msoffcrypto
 
+from mailflow.intake.sandbox import run_sandboxed
 from mailflow.intake.limits import (
     DEFAULT_LIMITS,
     IMAGE_TYPES,
@@ -370,7 +372,14 @@ def _check_archive_sizes(document: Attachment, limits: Limits) -> None:
 
 
 def _check_pdf(document: Attachment, limits: Limits) -> None:
-    if _pdf_password_protected(document.payload):
+    # Opening a PDF parses its cross-reference streams, which a hostile file can make
+    # arbitrarily costly: do it in the sandbox, like every other read of a document.
+    checked = run_sandboxed(functools.partial(_pdf_password_protected, document.payload),
+                            limits.max_extraction_seconds, limits.max_extraction_memory_bytes)
+    if checked.exceeded is not None:
+        hold(document, checked.exceeded)
+        return
+    if checked.value:
         _mark_encrypted(document, "password-protected PDF; not opened")
         return
     exceeded = check_pdf_pages(document.payload, limits)

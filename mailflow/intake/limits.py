@@ -93,9 +93,8 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 # pdfminer inflates cross-reference and object streams as soon as a PDF is opened, and
-# container checks open PDFs before any reader runs: the cap must be in place first.
-# NOTE: the password check in containers.py opens PDFs in the daemon process itself,
-# bounded only by this cap per stream (32 MiB), not by the sandbox.
+# container checks open PDFs (in the sandbox) before any reader runs: the cap must be in
+# place first, in the parent, so that forked children inherit it.
 install_pdf_stream_cap(DEFAULT_LIMITS.max_pdf_decoded_bytes)
 
 # Staff-facing names of the limits, for the review queue.

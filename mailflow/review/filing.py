@@ -271,6 +271,7 @@ def _document_row(store: DocumentStore, inbound: InboundMessage, item: ReviewIte
         identity_type=finding.identity_type,
         encrypted=attachment.encrypted,
         notes=list(finding.notes),
+        held_reason=finding.unreadable,
         purged_at=None if kept else clock.now(),
         purge_reason=None if kept else "individual_number_found",
     )

@@ -39,6 +39,7 @@ EMPTY = "空のファイル"
 OVER_BUDGET = "添付できる容量を超えるため"
 OVER_COUNT = f"添付は {MAX_ATTACHED_FILES} 件までのため"
 UNREADABLE = "保存した内容を読み出せないため"
+HELD = "自動で読めなかったファイルのため添付していません"
 
 
 def file_label(role: str | None) -> str:
@@ -104,6 +105,10 @@ def held_files(session: Session, services: Services, item: ReviewItem) -> HeldFi
 def _reason_not_attached(document: Document, used: int, budget: int, count: int) -> str | None:
     if document.size == 0:
         return EMPTY
+    if document.held_reason:
+        # A file intake could not or would not read (over a limit, damaged, encrypted) may be
+        # hostile; staff open it deliberately from the store, never from their inbox.
+        return f"{HELD}（{document.held_reason}）"
     if count >= MAX_ATTACHED_FILES:
         return OVER_COUNT
     if used + document.size > budget:

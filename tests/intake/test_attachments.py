@@ -137,7 +137,7 @@ def test_file_over_limit_not_read(rules):
     item.over_limit = "max_member_bytes"
     classify_attachment(item, rules)
     assert item.kind == "registration_form"
-    assert any("max_member_bytes" in reason for reason in item.kind_reasons)
+    assert any("展開後のファイルの大きさの上限" in reason for reason in item.kind_reasons)
 
 
 def test_unknown_bytes_are_other(rules):

@@ -168,3 +168,16 @@ def test_unfiled_mail_listed_in_digest(tmp_path):
     body = digests[0].get_body(("plain",)).get_content()
     assert "案件にしなかったメール（1通" in body
     assert spam.expected["subject"][:20] in body
+
+
+def test_unreadable_file_not_attached_for_staff(tmp_path):
+    from tests.conftest import CASES
+
+    run = Run(tmp_path)
+    run.take_in((CASES / "case-06-iphone-inline-and-name-only" / "mail.eml").read_bytes())
+    notifications = [message for message in run.to(STAFF) if "日次のまとめ" not in message["subject"]]
+    assert len(notifications) == 1
+    attached = [part.get_filename() for part in notifications[0].iter_attachments()]
+    assert "IMG_0001.JPG" in attached
+    assert "本人確認書類.pdf" not in attached
+    assert "自動で読めなかったファイルのため添付していません" in notifications[0].get_body(("plain",)).get_content()

@@ -195,6 +195,7 @@ def upgrade() -> None:
     sa.Column('identity_type', sa.String(length=40), nullable=True),
     sa.Column('encrypted', sa.Boolean(), nullable=False),
     sa.Column('notes', sa.JSON(), nullable=False),
+    sa.Column('held_reason', sa.Text(), nullable=True),
     sa.Column('created_at', mailflow.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('purged_at', mailflow.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('purge_reason', sa.String(length=200), nullable=True),
