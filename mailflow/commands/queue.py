@@ -63,6 +63,14 @@ def register(subparsers) -> None:
     quarantine = actions.add_parser("quarantine", help="隔離したメールの一覧を表示します")
     quarantine.set_defaults(handler=run_quarantine)
 
+    document = actions.add_parser(
+        "document", help="受け取った書類を1件ファイルに書き出します（queue show の [番号]。記録に残ります）")
+    document.add_argument("document_id", type=int, help="書類の番号（queue show の「受け取ったファイル」の [ ] 内）")
+    document.add_argument("--output", required=True, metavar="FILE",
+                          help="書き出し先のファイル（既にあるファイルには上書きしません）")
+    document.add_argument("--actor", default=None, help="記録に残す操作者（既定は OS のユーザー名）")
+    document.set_defaults(handler=run_document)
+
     register_decisions(actions)
     register_export(actions)
 
@@ -187,6 +195,42 @@ def render_item_text(item: ReviewItem, documents: list[Document],
             kept = "" if document.kept else "（保存していません）"
             lines.append(f"  [{document.id}] {describe_file(document)}{kept}")
     return "\n".join(lines)
+
+
+def run_document(args: argparse.Namespace, config: Config) -> int:
+    """Write one stored document to a file for a staff member, and audit who took it."""
+    import getpass
+    import os
+    from pathlib import Path
+
+    from mailflow.db.models import AuditEntry
+    from mailflow.db.session import transaction
+
+    sessions = open_sessions(config)
+    services = open_services(config)
+    output = Path(args.output)
+    with transaction(sessions) as session:
+        document = session.get(Document, args.document_id)
+        if document is None:
+            print(f"書類 {args.document_id} が見つかりません（mailflow queue show で番号を確認してください）")
+            return 1
+        if document.storage_id is None:
+            print(f"書類 {args.document_id} は保存していません（{document.purge_reason or '保存対象外'}）")
+            return 1
+        content = services.store.get(document.storage_id)
+        try:
+            descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            print(f"{output} は既にあります。別のファイル名を指定してください")
+            return 1
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+        session.add(AuditEntry(item_id=document.item_id, actor=args.actor or getpass.getuser(),
+                               action="document_exported", outcome="applied",
+                               detail={"document_id": document.id, "channel": "cli"}))
+    note = f"（{document.held_reason}。開く前に内容に注意してください）" if document.held_reason else ""
+    print(f"書類 {args.document_id} を {output} に書き出しました{note}")
+    return 0
 
 
 def run_quarantine(args: argparse.Namespace, config: Config) -> int:

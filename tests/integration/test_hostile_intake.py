@@ -181,3 +181,32 @@ def test_unreadable_file_not_attached_for_staff(tmp_path):
     assert "IMG_0001.JPG" in attached
     assert "本人確認書類.pdf" not in attached
     assert "自動で読めなかったファイルのため添付していません" in notifications[0].get_body(("plain",)).get_content()
+
+
+def test_queue_document_exports_and_audits(tmp_path, capsys):
+    import hashlib
+
+    from mailflow.cli import main
+    from mailflow.db.models import AuditEntry
+
+    run = Run(tmp_path)
+    application = sample_mails()[0]
+    run.take_in(application.raw)
+    config_path = tmp_path / "config.toml"
+    config = run.config
+    config_path.write_text("\n".join([
+        "[bureau]", f'staff_addresses = ["{STAFF}"]',
+        "[mailbox]", f'maildir = "{config.mailbox.maildir}"',
+        "[outbound]", f'directory = "{config.outbound.directory}"',
+        "[database]", f'url = "{config.database.url}"',
+        "[paths]", f'data_dir = "{config.paths.data_dir}"',
+    ]) + "\n", encoding="utf-8")
+    output = tmp_path / "form.xlsx"
+    assert main(["--config", str(config_path), "queue", "document", "1", "--output", str(output)]) == 0
+    expected = application.expected["attachments"][0]["sha256"]
+    assert hashlib.sha256(output.read_bytes()).hexdigest() == expected
+    assert output.stat().st_mode & 0o077 == 0
+    assert main(["--config", str(config_path), "queue", "document", "1", "--output", str(output)]) == 1
+    with run.app.sessions() as session:
+        audits = list(session.scalars(select(AuditEntry).where(AuditEntry.action == "document_exported")))
+    assert len(audits) == 1
