@@ -187,13 +187,30 @@ def _refuse(session: Session, services: Services, inbound: InboundMessage, messa
     _record(session, item, sender, message, "refused", {"reason": reason, "inbound_id": inbound.id})
     logger.warning("staff reply refused inbound=%s item=%s reason=%s", inbound.id,
                    item.id if item is not None else None, reason)
-    if _refusal_reports_left(session, services):
+    if _replies_to_staff_answer(session, message):
+        # An out-of-office reply to a refusal or help mail would be refused and reported
+        # again, for ever: a reply to our own answer is recorded, never reported.
+        logger.info("staff refusal report skipped inbound=%s reason=reply_to_our_answer", inbound.id)
+    elif _refusal_reports_left(session, services):
         plan_staff_list_mail(session, services, "staff_refusal", f"staff-refusal:{inbound.id}", item,
                              reason_text=REFUSAL_TEXTS.get(reason, reason), sender=sender,
                              message_id=message.message_id, inbound_id=inbound.id)
     else:
         logger.warning("staff refusal report skipped inbound=%s reason=hourly_limit", inbound.id)
     return ReplyOutcome("refused", reason, item)
+
+
+STAFF_ANSWER_KINDS = ("staff_refusal", "staff_help", "staff_confirmation")
+
+
+def _replies_to_staff_answer(session: Session, message: Message) -> bool:
+    """Tell whether ``message`` answers a refusal, help or confirmation mail we sent."""
+    thread = [value for value in [message.in_reply_to, *message.references] if value]
+    if not thread:
+        return False
+    found = session.scalar(select(Outbox.id).where(Outbox.message_id.in_(thread),
+                                                   Outbox.kind.in_(STAFF_ANSWER_KINDS)).limit(1))
+    return found is not None
 
 
 def _refusal_reports_left(session: Session, services: Services) -> bool:
@@ -206,6 +223,10 @@ def _refusal_reports_left(session: Session, services: Services) -> bool:
 
 def _answer_help(session: Session, services: Services, inbound: InboundMessage, message: Message, sender: str,
                  item: ReviewItem, problem: str, line: str) -> None:
+    if _replies_to_staff_answer(session, message):
+        # Help sent in answer to our own help mail would loop with an out-of-office reply.
+        logger.info("staff help skipped inbound=%s reason=reply_to_our_answer", inbound.id)
+        return
     plan_staff_answer(session, services, sender, message.message_id, "staff_help", f"staff-help:{inbound.id}", item,
                       problem=problem, line=line, commands=help_entries(item.kind),
                       state_label=states.LABELS.get(item.state, item.state))

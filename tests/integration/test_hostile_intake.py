@@ -210,3 +210,16 @@ def test_queue_document_exports_and_audits(tmp_path, capsys):
     with run.app.sessions() as session:
         audits = list(session.scalars(select(AuditEntry).where(AuditEntry.action == "document_exported")))
     assert len(audits) == 1
+
+
+def test_staff_out_of_office_does_not_loop(tmp_path):
+    run = Run(tmp_path)
+    run.take_in(text_mail(STAFF, "Re: 登録申請", "承認", index=70))
+    reports = [message for message in run.to(STAFF) if "日次のまとめ" not in message["subject"]]
+    assert len(reports) == 1
+    for round_number in range(3):
+        latest = [message for message in run.to(STAFF) if "日次のまとめ" not in message["subject"]][-1]
+        run.take_in(text_mail(STAFF, f"Re: {latest['subject']}", "ただいま不在にしております。",
+                              index=71 + round_number, in_reply_to=latest["message-id"], minutes=round_number))
+    reports = [message for message in run.to(STAFF) if "日次のまとめ" not in message["subject"]]
+    assert len(reports) == 1
