@@ -150,10 +150,28 @@ def parse_message_ids(value: str) -> tuple[list[str], list[str]]:
     """
     text = unfold(value)
     ids = [f"<{_BLANKS.sub('', inner)}>" for inner in _MESSAGE_ID.findall(text) if inner.strip()]
-    if ids:
-        return ids, []
-    bare = [f"<{word.strip('<>')}>" for word in text.split() if "@" in word]
-    return bare, (["message id without angle brackets; added them"] if bare else [])
+    defects = []
+    if not ids:
+        ids = [f"<{word.strip('<>')}>" for word in text.split() if "@" in word]
+        if ids:
+            defects.append("message id without angle brackets; added them")
+    escaped = [_ascii_id(found) for found in ids]
+    if escaped != ids:
+        defects.append("message id with 8-bit or control characters; escaped them as %XX")
+    return escaped, defects
+
+
+def _ascii_id(found: str) -> str:
+    """Return ``found`` with every byte outside printable ASCII written as ``%XX``.
+
+    Ids are stored, compared and written into the headers of our replies, which are
+    ASCII; escaping keeps an RFC 6532 id distinct and stable without letting raw bytes
+    through.
+    """
+    data = found.encode("utf-8", "surrogateescape")
+    if all(0x21 <= byte <= 0x7E for byte in data):
+        return found
+    return "".join(chr(byte) if 0x21 <= byte <= 0x7E else f"%{byte:02X}" for byte in data)
 
 
 def _sender_zone(text: str, rounded_hours: str | int) -> dt.timezone:

@@ -32,7 +32,9 @@ def enqueue(
     """Render ``draft`` into a pending outbox row, unless a row with its key exists.
 
     Returns the new row, or the existing one when the key was planned before (by this or
-    another daemon), so callers may plan freely.
+    another daemon), so callers may plan freely. A recipient address outside ASCII would
+    need SMTPUTF8, which the sender does not use: such a row is planned as failed, so that
+    it shows among the failed mailings in the staff digest.
     """
     existing = session.scalar(select(Outbox).where(Outbox.key == draft.key))
     if existing is not None:
@@ -58,6 +60,10 @@ def enqueue(
         deadline_at=deadline_at or due + dt.timedelta(hours=config.outbound.retry_deadline_hours),
         next_attempt_at=due,
     )
+    if not all(address.isascii() for address in row.recipients):
+        row.status = "failed"
+        row.next_attempt_at = None
+        row.last_error = "recipient address is not ASCII; SMTPUTF8 is not supported"
     try:
         with session.begin_nested():
             session.add(row)

@@ -157,6 +157,8 @@ def no_answer_reason(session: Session, config: Config, address: str, current: dt
         return "own_address"
     if MACHINE_LOCAL_PARTS.match(address.rpartition("@")[0]):
         return "machine_address"
+    if not address.isascii():
+        return "non_ascii_address"
     day_start = current.astimezone(clock.TOKYO).replace(hour=0, minute=0, second=0, microsecond=0)
     sent_today = 0
     for recipients in session.scalars(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 
+import pytest
+
 from mailflow.intake.headers import (
     decode_header_value,
     parse_addresses,
@@ -186,6 +188,18 @@ def test_message_ids_folded():
     ids, defects = parse_message_ids("<a@example.jp>\r\n <b\r\n @example.jp> (comment)")
     assert ids == ["<a@example.jp>", "<b@example.jp>"]
     assert defects == []
+
+
+@pytest.mark.parametrize("value, expected", [
+    (raw_header("<あい@例え.jp>".encode("utf-8")), "<%E3%81%82%E3%81%84@%E4%BE%8B%E3%81%88.jp>"),
+    (raw_header(b"<a\x01b@example.jp>"), "<a%01b@example.jp>"),
+    (raw_header(b"<\xff@example.jp>"), "<%FF@example.jp>"),
+])
+def test_message_id_outside_ascii_escaped(value, expected):
+    ids, defects = parse_message_ids(value)
+    assert ids == [expected]
+    assert ids[0].encode("ascii")
+    assert any("escaped" in defect for defect in defects)
 
 
 def test_message_id_without_brackets():

@@ -223,3 +223,21 @@ def test_staff_out_of_office_does_not_loop(tmp_path):
                               index=71 + round_number, in_reply_to=latest["message-id"], minutes=round_number))
     reports = [message for message in run.to(STAFF) if "日次のまとめ" not in message["subject"]]
     assert len(reports) == 1
+
+
+def test_utf8_headers_filed_without_answer_to_utf8_address(tmp_path):
+    run = Run(tmp_path)
+    utf8 = ("From: 山田 <やまだ@例え.jp>\r\nTo: intake@bureau.example.jp\r\nSubject: 登録申請\r\n"
+            "Message-ID: <あい@例え.jp>\r\nIn-Reply-To: <えお@例え.jp>\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+            "登録申請です。\r\n").encode("utf-8")
+    ascii_sender = utf8.replace("やまだ@例え.jp".encode("utf-8"), b"yamada@example.net").replace(
+        "あい".encode("utf-8"), "うえ".encode("utf-8"))
+    sent = run.take_in(utf8, ascii_sender)
+    first = run.inbound("<%E3%81%82%E3%81%84@%E4%BE%8B%E3%81%88.jp>")
+    second = run.inbound("<%E3%81%86%E3%81%88@%E4%BE%8B%E3%81%88.jp>")
+    assert first.state == second.state == "processed"
+    assert first.item_id is not None
+    receipts = [message for message in sent if STAFF not in message["to"]]
+    assert [message["to"] for message in receipts] == ["山田 <yamada@example.net>"]
+    assert receipts[0]["In-Reply-To"] == "<%E3%81%86%E3%81%88@%E4%BE%8B%E3%81%88.jp>"

@@ -54,8 +54,8 @@ def frozen_clock():
     clock.set_now(None)
 
 
-def plan(sessions, config, key="receipt:1:1"):
-    draft = Draft(key=key, to=[("山田 太郎", "taro@example.jp")], subject="受付", body="本文")
+def plan(sessions, config, key="receipt:1:1", address="taro@example.jp"):
+    draft = Draft(key=key, to=[("山田 太郎", address)], subject="受付", body="本文")
     with transaction(sessions) as session:
         return enqueue(session, config, draft, kind="receipt").id
 
@@ -172,3 +172,15 @@ def test_row_past_deadline_never_sent(sessions):
     assert transport.delivered == []
     assert stats.failed == 1
     assert row(sessions, row_id).status == "failed"
+
+
+def test_non_ascii_recipient_planned_as_failed(sessions):
+    config = Config()
+    row_id = plan(sessions, config, address="やまだ@例え.jp")
+    transport = ScriptedTransport([])
+    stats = Sender(config, sessions, transport).run_once()
+    result = row(sessions, row_id)
+    assert transport.delivered == []
+    assert stats.sent == 0
+    assert result.status == "failed"
+    assert "ASCII" in result.last_error
