@@ -17,6 +17,10 @@ DEFAULT_CONFIG_NAMES = ("config.toml",)
 
 Handler = Callable[[argparse.Namespace, Config], int]
 
+# Exit status of a command whose stdout reader closed the pipe: 128 + SIGPIPE (13), the
+# status a shell reports for a program that SIGPIPE ended.
+BROKEN_PIPE_EXIT = 141
+
 
 def find_config(explicit: str | None) -> Path | None:
     """Return the config file to use: --config, then $MAILFLOW_CONFIG, then ./config.toml."""
@@ -99,6 +103,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def entry_point() -> int:
     """Run the CLI as a program: every file it creates (database, documents, outbox, logs)
-    is for its owner only. Tests call :func:`main` and keep their own umask."""
+    is for its owner only. Tests call :func:`main` and keep their own umask.
+
+    When the reader of stdout goes away (``mailflow queue show ID | head -1``), return
+    BROKEN_PIPE_EXIT quietly instead of printing a traceback.
+    """
     os.umask(0o077)
-    return main()
+    try:
+        code = main()
+        # Output still in the buffer reaches a closed pipe only here, so flush inside the try.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit. Pointing stdout at devnull keeps that flush
+        # from raising a second BrokenPipeError, which Python would print as "Exception ignored".
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT
+    return code

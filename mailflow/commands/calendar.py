@@ -52,12 +52,24 @@ def parse_day(text: str) -> dt.date | None:
     return result.value
 
 
+def print_out_of_range(texts: list[str]) -> None:
+    """Print the Japanese error for dates whose result falls outside the years 1 to 9999."""
+    dates_given = "、".join(repr(text) for text in texts)
+    print(f"エラー: 日付 {dates_given} からは西暦{dt.MINYEAR}年から{dt.MAXYEAR}年の範囲を外れる日付になるため計算できません。"
+          "業務で使う日付を指定してください", file=sys.stderr)
+
+
 def run_notice_window(args: argparse.Namespace, config: Config) -> int:
     days = [parse_day(text) for text in args.days]
     if any(day is None for day in days):
         return USAGE_ERROR
     calendar = BusinessCalendar(load_calendar_rules(config.rules_dir))
-    window = notice_window(days, calendar)
+    try:
+        window = notice_window(days, calendar)
+    except OverflowError:
+        # Date arithmetic raises OverflowError when a result falls before 1 January of year 1.
+        print_out_of_range(args.days)
+        return USAGE_ERROR
     if args.json:
         print(json.dumps({
             "first_day": window.first_day.isoformat(),
@@ -77,7 +89,13 @@ def run_expiry(args: argparse.Namespace, config: Config) -> int:
     if registered_on is None:
         return USAGE_ERROR
     settings = PeriodSettings.from_config(config.registry)
-    period = registration_period(registered_on, settings)
+    try:
+        period = registration_period(registered_on, settings)
+    except (OverflowError, ValueError):
+        # Building a date after the year 9999 raises ValueError, and adding days to
+        # 9999-12-31 raises OverflowError. Settings are already valid, so neither has another cause.
+        print_out_of_range([args.registered_on])
+        return USAGE_ERROR
     if args.json:
         print(json.dumps({
             "registered_on": period.registered_on.isoformat(),
