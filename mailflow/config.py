@@ -17,6 +17,8 @@ from mailflow.errors import MailflowError
 from mailflow.paths import DEFAULT_RULES_DIR, DEFAULT_TEMPLATES_DIR
 
 ADDRESS_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+# A header field name: printable ASCII except the colon (RFC 5322, section 3.6.8).
+HEADER_NAME_RE = re.compile(r"[!-9;-~]+")
 
 
 class ConfigError(MailflowError):
@@ -320,6 +322,28 @@ def _check(config: Config, file: str, problems: list[str]) -> None:
     key_file = config.privacy.encryption_key_file
     if key_file and not config.resolve(key_file).is_file():
         problems.append(f"{file}: privacy.encryption_key_file = {key_file!r} が見つかりません")
+    _check_trusted_header(config.staff.trusted_header, file, problems)
+
+
+def _check_trusted_header(setting: str, file: str, problems: list[str]) -> None:
+    """Check that a set ``staff.trusted_header`` reads "Name: value", with both parts present.
+
+    Staff replies are matched against both parts, so a setting without a value would
+    reject every staff reply at run time.
+    """
+    if not setting:
+        return
+    name, separator, value = setting.partition(":")
+    if not separator or not value.strip():
+        problems.append(
+            f"{file}: staff.trusted_header = {setting!r} に値がありません。"
+            "「名前: 値」の形で指定してください（例 \"X-MS-Exchange-Organization-AuthAs: Internal\"）"
+        )
+    if not HEADER_NAME_RE.fullmatch(name.strip()):
+        problems.append(
+            f"{file}: staff.trusted_header = {setting!r} のヘッダー名 {name.strip()!r} が不正です。"
+            "ヘッダー名は空白とコロンを含まない ASCII の文字列です"
+        )
 
 
 def load_config(path: str | Path | None = None) -> Config:

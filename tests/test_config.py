@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mailflow.cli import main
 from mailflow.config import Config, ConfigError, load_config
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
@@ -103,3 +104,41 @@ def test_relative_paths_follow_file(tmp_path):
     config = load_config(path)
     assert config.data_dir == path.parent.resolve() / "state"
     assert config.database_url == f"sqlite:///{path.parent.resolve() / 'state' / 'db.sqlite'}"
+
+
+@pytest.mark.parametrize("setting", ["X-Foo", "X-Foo:", "X-Foo:   "])
+def test_trusted_header_without_value(tmp_path, setting):
+    path = tmp_path / "config.toml"
+    path.write_text(f'[staff]\ntrusted_header = "{setting}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    problems = caught.value.problems
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{path}: staff.trusted_header = {setting!r} に値がありません")
+
+
+@pytest.mark.parametrize("setting", [": Internal", "X Foo: Internal", "ＡuthAs: Internal"])
+def test_trusted_header_bad_name(tmp_path, setting):
+    path = tmp_path / "config.toml"
+    path.write_text(f'[staff]\ntrusted_header = "{setting}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    problems = caught.value.problems
+    assert len(problems) == 1
+    assert "のヘッダー名" in problems[0]
+
+
+def test_trusted_header_name_and_value(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[staff]\ntrusted_header = "X-MS-Exchange-Organization-AuthAs: Internal"\n', encoding="utf-8")
+    assert load_config(path).staff.trusted_header == "X-MS-Exchange-Organization-AuthAs: Internal"
+
+
+def test_doctor_rejects_trusted_header(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "config.toml"
+    path.write_text('[staff]\ntrusted_header = "X-Foo"\n', encoding="utf-8")
+    code = main(["--config", str(path), "doctor"])
+    error = capsys.readouterr().err
+    assert code == 2
+    assert f"{path}: staff.trusted_header = 'X-Foo'" in error
