@@ -106,24 +106,26 @@ def test_relative_paths_follow_file(tmp_path):
     assert config.database_url == f"sqlite:///{path.parent.resolve() / 'state' / 'db.sqlite'}"
 
 
-@pytest.mark.parametrize("setting", ["X-Foo", "X-Foo:", "X-Foo:   "])
-def test_trusted_header_without_value(tmp_path, setting):
+def trusted_header_problems(tmp_path, setting):
+    """Load a config with ``staff.trusted_header = setting`` and return its problems."""
     path = tmp_path / "config.toml"
     path.write_text(f'[staff]\ntrusted_header = "{setting}"\n', encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    problems = caught.value.problems
+    return caught.value.problems
+
+
+@pytest.mark.parametrize("setting", ["X-Foo", "X-Foo:", "X-Foo:   "])
+def test_trusted_header_without_value(tmp_path, setting):
+    problems = trusted_header_problems(tmp_path, setting)
     assert len(problems) == 1
+    path = tmp_path / "config.toml"
     assert problems[0].startswith(f"{path}: staff.trusted_header = {setting!r} に値がありません")
 
 
 @pytest.mark.parametrize("setting", [": Internal", "X Foo: Internal", "ＡuthAs: Internal"])
 def test_trusted_header_bad_name(tmp_path, setting):
-    path = tmp_path / "config.toml"
-    path.write_text(f'[staff]\ntrusted_header = "{setting}"\n', encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    problems = caught.value.problems
+    problems = trusted_header_problems(tmp_path, setting)
     assert len(problems) == 1
     assert "のヘッダー名" in problems[0]
 
