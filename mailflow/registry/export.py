@@ -2,7 +2,7 @@
 
 The headings are the Japanese ones the importer reads, and the status is written with the
 wording the importer accepts. Dates are date cells with a ``yyyy/mm/dd`` number format, so
-Excel sorts and filters them as dates.
+Excel sorts and filters them as dates. Strings are text cells, never formulas.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from mailflow.db.models import Mentor
+from mailflow.registry.cells import keep_as_text
 from mailflow.registry.rows import HEADINGS, STATUS_LABELS
 
 SHEET_TITLE = "登録簿"
@@ -44,6 +45,7 @@ def export_registry(mentors: Iterable[Mentor], path: Path) -> int:
     count = 0
     for mentor in mentors:
         sheet.append([_value(mentor, name) for name in COLUMNS])
+        keep_as_text(sheet[sheet.max_row])
         for index, name in enumerate(COLUMNS, start=1):
             if name in ("registered_on", "expires_on"):
                 sheet.cell(row=sheet.max_row, column=index).number_format = DATE_FORMAT

@@ -2,7 +2,8 @@
 
 Dates are written as Excel dates (not text), so staff can sort and filter them.
 Timestamps are converted to Asia/Tokyo wall-clock time first, because Excel has no time
-zones. The file holds personal data and is created owner-only (0600).
+zones. Strings are text cells, so a sender's name such as "=HYPERLINK(…)" is never run as
+a formula. The file holds personal data and is created owner-only (0600).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from mailflow import clock
 from mailflow.db.models import Mentor, ReviewItem
 from mailflow.intake.findings import DOCUMENT_LABELS, DOCUMENT_ROLES
+from mailflow.registry.cells import keep_as_text
 from mailflow.registry.mentors import STATUS_LABELS, reason_wording
 from mailflow.review import states
 from mailflow.review.mailings import KIND_LABELS
@@ -103,6 +105,7 @@ def _write(sheet, headings: list[str], rows: list[list[Any]]) -> None:
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = min(max(width * 2, 10), 60)
     for row in sheet.iter_rows(min_row=2):
+        keep_as_text(row)
         for cell in row:
             if isinstance(cell.value, dt.datetime):
                 cell.number_format = DATETIME_FORMAT
