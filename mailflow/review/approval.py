@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mailflow.db.models import ReviewItem
+from mailflow.db.models import Mentor, ReviewItem
 from mailflow.intake.findings import DOCUMENT_LABELS
 from mailflow.review import items as review_items
 from mailflow.review import states
@@ -71,3 +71,25 @@ def refusal_message(item: ReviewItem, check: ApprovalCheck, channel: str) -> str
         after = "書類がそろったあと、" if check.missing else ""
         lines.append(f"{after}理由を確認したうえで承認するときは「{force}」としてください（確認済みとして記録に残ります）。")
     return "\n".join(lines)
+
+
+def duplicate_refusal(item: ReviewItem, existing: Mentor, channel: str) -> str:
+    """Return why a registration cannot be approved while ``existing`` is an active mentor of the same person.
+
+    The registry keeps one entry per name and birth date, and no command turns a
+    registration into a renewal, so the message offers what staff can do: reject with a
+    reason that requests a renewal application, or check the registry when the two are
+    different people. ``channel`` is ``mail`` or ``cli``.
+    """
+    expires = f"、登録期間満了日 {existing.expires_on.isoformat()}" if existing.expires_on else ""
+    reason = "すでに登録済みのため新規登録はできません。登録を続ける場合は更新の申請書をお送りください"
+    reject = f"mailflow queue reject {item.number} {reason}" if channel == "cli" else f"却下 {reason}"
+    hold = f"mailflow queue hold {item.number}" if channel == "cli" else "保留"
+    return "\n".join([
+        f"受付番号 {item.number} は承認できません。同じ氏名・生年月日のメンターが登録済みです"
+        f"（登録番号 {existing.registration_number}{expires}）。",
+        "同じ方の申請であれば、新規登録ではなく更新の申請が必要です。たとえば次のように却下し、"
+        "更新の申請書を送るよう申請者にお知らせしてください:",
+        f"  {reject}",
+        f"別の方の申請であれば、「{hold}」で保留にして登録簿の内容を確認し、管理者に相談してください。",
+    ])

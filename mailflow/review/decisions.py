@@ -24,7 +24,7 @@ from mailflow.registry import mentors as registry
 from mailflow.registry.period import PeriodSettings, registration_period, renewal_period
 from mailflow.review import items as review_items
 from mailflow.review import states
-from mailflow.review.approval import check_approval, refusal_message
+from mailflow.review.approval import check_approval, duplicate_refusal, refusal_message
 from mailflow.review.commands import ParsedCommand
 from mailflow.review.mailings import Services, period_words, plan_applicant_mail, plan_mentor_mail
 from mailflow.review.mentor_items import approve_change_notice, approve_withdrawal, matched_mentor
@@ -134,6 +134,10 @@ def _approve_registration(context: DecisionContext, item: ReviewItem) -> Decisio
     values = dict(item.form_values or {})
     if not values.get("name"):
         raise DecisionError("申請書の氏名が読み取れていないため登録できません。申請書を確認してください")
+    existing = registry.find_by_name_and_birth_date(context.session, values.get("name"), values.get("birth_date"))
+    if existing is not None:
+        raise DecisionError(duplicate_refusal(item, existing, context.channel), item_id=item.id,
+                            mentor_id=existing.id)
     values["email"] = values.get("email") or item.applicant_email or item.sender_address
     period = registration_period(clock.today(), PeriodSettings.from_config(context.config.registry))
     mentor = registry.register_mentor(context.session, values, period, context.actor, item.id)

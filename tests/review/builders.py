@@ -13,11 +13,14 @@ from sqlalchemy.orm import Session
 from mailflow import clock
 from mailflow.config import Config
 from mailflow.db.models import Base, Document, InboundMessage, Outbox, ReviewItem
+from mailflow.errors import MailflowError
 from mailflow.intake.findings import Analysis
 from mailflow.intake.parse import parse_message
 from mailflow.outbound.templates import Renderer
 from mailflow.review import items as review_items
 from mailflow.review import states
+from mailflow.review.commands import ParsedCommand, parse_command
+from mailflow.review.decisions import DecisionContext, DecisionResult, apply_command
 from mailflow.storage import DocumentStore
 
 STAFF = "shinsa@bureau.example.jp"
@@ -136,3 +139,24 @@ def notification_message_id(session: Session, item: ReviewItem) -> str:
 
 def at(year: int, month: int, day: int, hour: int = 10) -> dt.datetime:
     return dt.datetime(year, month, day, hour, tzinfo=clock.TOKYO)
+
+
+def apply_line(session: Session, services: Services, item: ReviewItem, line: str,
+               channel: str = "mail") -> DecisionResult:
+    """Parse ``line`` as a command and apply it to ``item`` as STAFF through ``channel``."""
+    parsed = parse_command(line)
+    assert isinstance(parsed, ParsedCommand), parsed
+    context = DecisionContext(session, services, actor=STAFF, source_message_id="<decision@bureau.example.jp>",
+                              channel=channel)
+    result = apply_command(context, item, parsed)
+    session.flush()
+    return result
+
+
+def refusal_of(session: Session, services: Services, item: ReviewItem, line: str, channel: str = "mail") -> str:
+    """Apply ``line`` to ``item``, expect a MailflowError and return its message."""
+    try:
+        apply_line(session, services, item, line, channel)
+    except MailflowError as error:
+        return error.message
+    raise AssertionError(f"{line!r} was applied, but a refusal was expected")
