@@ -224,6 +224,10 @@ def render_import_report(result: ImportResult) -> str:
     lines = []
     if result.ignored_headings:
         lines.append(f"使わない列: {'、'.join(result.ignored_headings)}")
+    if result.warnings:
+        lines.append(f"注意: 満了日を過ぎた登録中の行が {len(result.warnings)} 行あります"
+                     "（取り消すつもりがなければ、満了日か状態を直して取り込み直してください）:")
+        lines.extend(f"  {warning}" for warning in result.warnings)
     if result.problems:
         lines.append(f"誤りが {len(result.problems)} か所あるため、何も取り込みませんでした:")
         lines.extend(f"  {problem}" for problem in result.problems)

@@ -5,6 +5,9 @@ row is matched to a mentor by registration number, then by mail address, and the
 created or updated, with a MentorHistory row for every change. Any problem, in the file or
 against the database, rolls the whole import back. Importing the same list again changes
 nothing, and an empty optional cell leaves the stored value as it is.
+
+An active row whose expiry date has passed is imported, with a warning: the daemon's next
+expiry run revokes that mentor (reason ``not_renewed``) unless a renewal is under review.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class ImportResult:
     updated: list[int] = field(default_factory=list)
     unchanged: list[int] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
     ignored_headings: list[str] = field(default_factory=list)
     dry_run: bool = False
 
@@ -72,6 +76,7 @@ def import_registry(
     table = read_table(path)
     parsed = parse_list(table, settings)
     result = ImportResult(rows=len(parsed.rows), problems=list(parsed.problems),
+                          warnings=expiry_warnings(parsed.rows, clock.today()),
                           ignored_headings=parsed.ignored_headings, dry_run=dry_run)
     if result.problems:
         return result
@@ -97,9 +102,24 @@ def import_registry(
         raise
     finally:
         session.close()
-    logger.info("registry imported rows=%d created=%d updated=%d unchanged=%d", result.rows,
-                len(result.created), len(result.updated), len(result.unchanged))
+    logger.info("registry imported rows=%d created=%d updated=%d unchanged=%d expired=%d", result.rows,
+                len(result.created), len(result.updated), len(result.unchanged), len(result.warnings))
     return result
+
+
+def expiry_warnings(rows: list[RegistryRow], today: dt.date) -> list[Problem]:
+    """Return a warning at the expiry cell of each active row whose expiry date is before ``today``."""
+    warnings = []
+    for row in rows:
+        if row.status != "active" or row.expires_on >= today:
+            continue
+        warnings.append(Problem(
+            row.row, row.columns.get("expires_on"), HEADINGS["expires_on"],
+            f"満了日 {row.expires_on.isoformat()} は過ぎています。状態が登録中のまま取り込むと、"
+            "更新の申請が審査中でない限り、mailflow run が次の処理でこの登録を取り消し"
+            "（期間満了までに更新なし）、本人に取り消しの通知を送ります",
+        ))
+    return warnings
 
 
 def _apply_row(session: Session, row: RegistryRow, actor: str, now: dt.datetime, result: ImportResult) -> None:
