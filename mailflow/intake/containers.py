@@ -128,8 +128,8 @@ def _expand_zip(container: Attachment, depth: int, limits: Limits, budget: _Budg
         if len(members) > limits.max_members:
             hold(container, LimitExceeded("max_members", len(members), limits.max_members))
             return
-        for info in members:
-            child = _zip_child(container, info)
+        for position, info in enumerate(members, start=1):
+            child = _zip_child(container, info, position)
             container.children.append(child)
             if info.flag_bits & _FLAG_ENCRYPTED:
                 _mark_encrypted(child, "encrypted zip member; not opened and no password tried")
@@ -153,7 +153,9 @@ def _skipped_member(info: zipfile.ZipInfo) -> bool:
     return info.is_dir() or info.filename.startswith("__MACOSX/")
 
 
-def _zip_child(container: Attachment, info: zipfile.ZipInfo) -> Attachment:
+def _zip_child(container: Attachment, info: zipfile.ZipInfo, position: int) -> Attachment:
+    # The part id numbers members by position: a member's name is the applicant's text and
+    # may hold personal data, while part ids go into defects, logs and the database.
     name = member_name(info)
     basename = name.rsplit("/", 1)[-1]
     return Attachment(
@@ -161,7 +163,7 @@ def _zip_child(container: Attachment, info: zipfile.ZipInfo) -> Attachment:
         content_type=mimetypes.guess_type(basename)[0] or "application/octet-stream",
         disposition=None,
         payload=b"",
-        part_id=f"{container.part_id}/{name}",
+        part_id=f"{container.part_id}/{position}",
     )
 
 
@@ -270,13 +272,13 @@ def _expand_tnef(container: Attachment, depth: int, limits: Limits, budget: _Bud
     if len(members) > limits.max_members:
         hold(container, LimitExceeded("max_members", len(members), limits.max_members))
         return
-    for name, payload in members:
+    for position, (name, payload) in enumerate(members, start=1):
         child = Attachment(
             filename=name,
             content_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
             disposition=None,
             payload=b"",
-            part_id=f"{container.part_id}/{name}",
+            part_id=f"{container.part_id}/{position}",
         )
         container.children.append(child)
         if len(payload) > limits.max_member_bytes:

@@ -1,8 +1,9 @@
 """An individual number that arrived is found nowhere afterwards, in any form.
 
-Two mails carry the number 382916473052. Sample 07 (07-registration-unmasked-mynumber)
+Three mails carry the number 382916473052. Sample 07 (07-registration-unmasked-mynumber)
 has it in the OCR layer of a scanned residence certificate. A mail built here has it in
-its subject, in its ISO-2022-JP text part and in its HTML part. After
+its subject, in its ISO-2022-JP text part and in its HTML part; another has it as the
+name of a zip member. After
 the intake, the planning and the sending, the number must be missing from every table
 and column (raw mail decrypted), the data folder, the outbox (rows and .eml files, or
 what the SMTP server received), the logs at DEBUG and every mailbox folder: plain,
@@ -12,9 +13,12 @@ grouped, in full-width digits in any Japanese charset, and base64-encoded.
 from __future__ import annotations
 
 import base64
+import io
 import logging
 import quopri
+import zipfile
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -55,6 +59,22 @@ def body_number_mail() -> bytes:
     ).encode("ascii") + quopri.encodestring(html.encode("utf-8")) + f"\r\n--{boundary}--\r\n".encode("ascii")
 
 
+def member_name_number_mail() -> bytes:
+    """Return a registration whose zip holds a photo named after the number."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(f"マイナンバー{NUMBER}.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64))
+    message = EmailMessage()
+    message["From"] = "zip.sender@example.jp"
+    message["To"] = "intake@bureau.example.jp"
+    message["Subject"] = "登録申請"
+    message["Date"] = "Fri, 18 Dec 2026 10:05:00 +0900"
+    message["Message-ID"] = "<number-in-member-name@example.jp>"
+    message.set_content("登録申請の書類を送ります。")
+    message.add_attachment(buffer.getvalue(), maintype="application", subtype="zip", filename="shorui.zip")
+    return bytes(message)
+
+
 def mailbox_hits(server, user: str = "intake") -> list[str]:
     """Return ``folder#index`` of every message in any folder of ``user`` that has the number."""
     hits = []
@@ -81,9 +101,9 @@ def test_mail_carries_number():
 
 @pytest.fixture
 def maildir_run(tmp_path, caplog, frozen):
-    """Take in both mails on Maildir with an encryption key, plan and send to .eml files."""
+    """Take in the three mails on Maildir with an encryption key, plan and send to .eml files."""
     config = app_config(tmp_path, encrypted=True)
-    deliver(config, sample_mail(FLAGGED), body_number_mail())
+    deliver(config, sample_mail(FLAGGED), body_number_mail(), member_name_number_mail())
     caplog.set_level(logging.DEBUG)
     app = App(config)
     try:
@@ -102,8 +122,8 @@ class MaildirRun:
     log: str
 
 
-def test_maildir_run_took_both(maildir_run):
-    assert maildir_run.intake.new == 2
+def test_maildir_run_took_all(maildir_run):
+    assert maildir_run.intake.new == 3
     assert maildir_run.sent.sent >= 2
 
 
@@ -141,11 +161,12 @@ def test_dovecot_smtp_keep_no_number(tmp_path, caplog, frozen, imap_server, smtp
     config = server_config(tmp_path, imap_server, smtp_server)
     imap_server.append("intake", "INBOX", sample_mail(FLAGGED).read_bytes())
     imap_server.append("intake", "INBOX", body_number_mail())
+    imap_server.append("intake", "INBOX", member_name_number_mail())
     caplog.set_level(logging.DEBUG)
     app = App(config)
     try:
         intake, sent = app.run_once()
-        assert intake.new == 2
+        assert intake.new == 3
         assert database_hits(app.engine, FORMS, app.key) == []
     finally:
         app.close()

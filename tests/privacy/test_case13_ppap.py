@@ -92,7 +92,8 @@ def test_case13_container_held(no_zip_decryption):
     member = attachment.children[0]
     assert member.payload == b""
     assert member.sha256 != MAIL_1["zip_entries"][0]["sha256_after_decrypt"]
-    assert member.part_id == "2/申込書.xlsx"
+    assert member.part_id == "2/1"
+    assert member.filename == "申込書.xlsx"
     assert "zip archive has encrypted members; they were not opened" in attachment.defects
 
 

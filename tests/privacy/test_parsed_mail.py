@@ -35,7 +35,8 @@ def test_parsed_forward_zip_expanded():
     forwarded = message.attachments[0]
     zipped = forwarded.children[0]
     assert forwarded.sniffed_type == "eml"
-    assert [child.part_id for child in zipped.children] == [f"{zipped.part_id}/申込書.xlsx", f"{zipped.part_id}/住民票.pdf"]
+    assert [child.part_id for child in zipped.children] == [f"{zipped.part_id}/1", f"{zipped.part_id}/2"]
+    assert [child.filename for child in zipped.children] == ["申込書.xlsx", "住民票.pdf"]
 
 
 def test_parsed_forward_member_removed():
@@ -105,4 +106,4 @@ def test_parsed_nested_zip_part_ids():
 
     message = parse_message(outer.as_bytes())
 
-    assert message.attachments[0].children[0].children[0].part_id == "2/inner.zip/住民票.pdf"
+    assert message.attachments[0].children[0].children[0].part_id == "2/1/1"
