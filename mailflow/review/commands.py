@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from mailflow.errors import MailflowError
 from mailflow.intake.findings import DOCUMENT_ROLES
+from mailflow.intake.privacy import mask_individual_numbers
 from mailflow.intake.quoting import strip_quotes
 
 APPLICATION_KINDS = frozenset({"registration", "renewal"})
@@ -252,8 +253,12 @@ def own_lines(body: str) -> list[str]:
 
 
 def parse_reply(body: str) -> ParsedCommand | ParseFailure:
-    """Read the command at the top of a reply body; quoted text and signatures are ignored."""
-    lines = own_lines(body)
+    """Read the command at the top of a reply body; quoted text and signatures are ignored.
+
+    Individual numbers are masked in the whole body first, so that a number cut by a
+    line break is masked too.
+    """
+    lines = own_lines(mask_individual_numbers(body))
     if not lines:
         return ParseFailure("empty", "返信の本文に命令がありません（引用部分の命令は読みません）")
     return parse_command(lines[0], lines[1:])
@@ -263,10 +268,13 @@ def parse_command(line: str, continuation: list[str] | None = None) -> ParsedCom
     """Read one command line (and the lines continuing its argument).
 
     Returns a ParseFailure when the word is unknown, the argument is missing or names
-    an unknown document, or the text holds a second command (ambiguous).
+    an unknown document, or the text holds a second command (ambiguous). Individual
+    numbers in the text are masked: the argument and the line are stored, quoted to
+    staff and mailed to applicants.
     """
-    line = unicodedata.normalize("NFKC", line).strip()
-    continuation = [unicodedata.normalize("NFKC", text).strip() for text in continuation or []]
+    texts = mask_individual_numbers("\n".join([line, *(continuation or [])])).split("\n")
+    line = unicodedata.normalize("NFKC", texts[0]).strip()
+    continuation = [unicodedata.normalize("NFKC", text).strip() for text in texts[1:]]
     match = _FIRST_WORD.match(line)
     command = REGISTRY.lookup(match.group("word")) if match else None
     if command is None:

@@ -19,6 +19,7 @@ from mailflow import clock
 from mailflow.db.models import AuditEntry, Mentor, ReviewItem
 from mailflow.errors import MailflowError
 from mailflow.intake.findings import DOCUMENT_LABELS, DOCUMENT_ROLES
+from mailflow.intake.privacy import mask_individual_numbers
 from mailflow.outbound.outbox import cancel_pending
 from mailflow.registry import mentors as registry
 from mailflow.registry.period import PeriodSettings, registration_period, renewal_period
@@ -258,8 +259,11 @@ def revoke_for_item(context: DecisionContext, item: ReviewItem, parsed: ParsedCo
 
 def revoke_mentor(context: DecisionContext, mentor: Mentor, reason_text: str,
                   item: ReviewItem | None = None) -> DecisionResult:
-    """Revoke a registration by the bureau: status, history, pending mails cancelled, notice mailed."""
-    reason = registry.revocation_reason(reason_text)
+    """Revoke a registration by the bureau: status, history, pending mails cancelled, notice mailed.
+
+    An individual number in ``reason_text`` is masked before the reason is stored or mailed.
+    """
+    reason = registry.revocation_reason(mask_individual_numbers(reason_text))
     registry.end_registration(context.session, mentor, registry.REVOKED, reason, context.actor,
                               item.id if item is not None else None)
     cancelled = cancel_pending(context.session, "registration revoked", mentor_id=mentor.id)
@@ -276,7 +280,7 @@ def revoke_registration(context: DecisionContext, mentor: Mentor, reason_text: s
         context.session.add(AuditEntry(
             mentor_id=mentor.id, actor=context.actor, action="revoke", outcome="applied",
             source_message_id=context.source_message_id,
-            detail={"channel": context.channel, "argument": reason_text, **result.detail},
+            detail={"channel": context.channel, "argument": mask_individual_numbers(reason_text), **result.detail},
         ))
         context.session.flush()
     logger.info("registration revoked mentor=%s channel=%s", mentor.id, context.channel)
