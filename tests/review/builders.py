@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import argparse
 from dataclasses import dataclass
 from email.utils import format_datetime
 from pathlib import Path
@@ -11,6 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailflow import clock
+from mailflow.commands import queue
+from mailflow.commands.decide import add_revoke_parser
 from mailflow.config import Config
 from mailflow.db.models import Base, Document, InboundMessage, Outbox, ReviewItem
 from mailflow.errors import MailflowError
@@ -160,3 +163,19 @@ def refusal_of(session: Session, services: Services, item: ReviewItem, line: str
     except MailflowError as error:
         return error.message
     raise AssertionError(f"{line!r} was applied, but a refusal was expected")
+
+
+def cli_parser() -> argparse.ArgumentParser:
+    """Return a parser with ``mailflow queue`` and ``mailflow registry revoke``, as the CLI has them."""
+    parser = argparse.ArgumentParser()
+    commands = parser.add_subparsers(dest="command")
+    queue.register(commands)
+    registry_parser = commands.add_parser("registry")
+    add_revoke_parser(registry_parser.add_subparsers(dest="registry_command"))
+    return parser
+
+
+def run_cli(config: Config, *argv: str) -> int:
+    """Run one CLI command line (without ``mailflow``) against ``config``; return its exit status."""
+    args = cli_parser().parse_args(list(argv))
+    return args.handler(args, config)

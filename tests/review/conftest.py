@@ -6,8 +6,9 @@ import pytest
 
 from mailflow import clock
 from mailflow.db.models import Base
-from mailflow.db.session import make_engine, make_session_factory
-from tests.review.builders import make_services
+from mailflow.commands.decide import open_sessions
+from mailflow.db.session import make_engine, make_session_factory, transaction
+from tests.review.builders import make_item, make_services
 
 
 @pytest.fixture
@@ -31,3 +32,14 @@ def frozen_clock():
     clock.set_now(clock.now().replace(year=2026, month=12, day=14, hour=1, minute=0, second=0, microsecond=0))
     yield clock.now()
     clock.set_now(None)
+
+
+@pytest.fixture
+def cli(tmp_path):
+    """Return (services, session factory, receipt number) of one ready registration in a file database."""
+    services = make_services(tmp_path)
+    services.config.database.url = f"sqlite:///{tmp_path / 'mailflow.db'}"
+    sessions = open_sessions(services.config)
+    with transaction(sessions) as session:
+        number = make_item(session, services).number
+    return services, sessions, number

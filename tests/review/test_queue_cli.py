@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import stat
@@ -13,8 +12,7 @@ from sqlalchemy import select
 
 from mailflow import clock
 from mailflow.app import App
-from mailflow.commands import queue
-from mailflow.commands.decide import add_revoke_parser, open_sessions
+from mailflow.commands.decide import open_sessions
 from mailflow.db.models import AuditEntry, Mentor, Outbox, ReviewItem
 from mailflow.db.session import transaction
 from mailflow.errors import MailflowError
@@ -24,45 +22,21 @@ from mailflow.review import states
 from mailflow.review.commands import DOCUMENT_NAMES
 from mailflow.review.held_files import OTHER_FILE_LABEL
 from tests.privacy.populated import INTAKE_DAY, MAILBOX, app_config, deliver, sample_mail
-from tests.review.builders import make_item, make_services
+from tests.review.builders import cli_parser, make_item, make_services, run_cli
 
 # Its 住民票 shows an individual number, so intake keeps no identity document and the
 # item needs attention: the application a user approved without noticing.
 UNMASKED_NUMBER = "07-registration-unmasked-mynumber"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser()
-    commands = parser.add_subparsers(dest="command")
-    queue.register(commands)
-    registry_parser = commands.add_parser("registry")
-    add_revoke_parser(registry_parser.add_subparsers(dest="registry_command"))
-    return parser
-
-
-def _handle(config, *argv: str) -> int:
-    args = _parser().parse_args(list(argv))
-    return args.handler(args, config)
-
-
 def _run(services, *argv: str) -> int:
-    return _handle(services.config, *argv)
+    return run_cli(services.config, *argv)
 
 
 def _refused(config, *argv: str) -> str:
     with pytest.raises(MailflowError) as caught:
-        _handle(config, *argv)
+        run_cli(config, *argv)
     return caught.value.message
-
-
-@pytest.fixture
-def cli(tmp_path):
-    services = make_services(tmp_path)
-    services.config.database.url = f"sqlite:///{tmp_path / 'mailflow.db'}"
-    sessions = open_sessions(services.config)
-    with transaction(sessions) as session:
-        number = make_item(session, services).number
-    return services, sessions, number
 
 
 def test_cli_approve_registers(cli):
@@ -169,10 +143,10 @@ def test_cli_approve_missing_identity_no_mentor(unmasked):
 
 def test_cli_received_then_forced_approval(unmasked):
     app, number = unmasked
-    assert _handle(app.config, "queue", "received", number, "本人確認書類", "--actor", "suzuki") == 0
+    assert run_cli(app.config, "queue", "received", number, "本人確認書類", "--actor", "suzuki") == 0
     message = _refused(app.config, "queue", "approve", number)
     assert f"mailflow queue approve {number} --force" in message
-    assert _handle(app.config, "queue", "approve", number, "--force", "--note", "窓口で原本を確認") == 0
+    assert run_cli(app.config, "queue", "approve", number, "--force", "--note", "窓口で原本を確認") == 0
     with app.sessions() as session:
         audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "approve")).one()
         assert session.scalars(select(ReviewItem.state)).one() == states.APPROVED
@@ -193,7 +167,7 @@ def test_cli_show_form_in_japanese(unmasked, capsys):
     app, number = unmasked
     applicant = json.loads((MAILBOX / f"{UNMASKED_NUMBER}.json").read_text(encoding="utf-8"))["applicant"]
     birth = dt.date.fromisoformat(applicant["birth_date"])
-    assert _handle(app.config, "queue", "show", number) == 0
+    assert run_cli(app.config, "queue", "show", number) == 0
     output = capsys.readouterr().out
     assert f"  氏名: {applicant['name']}\n" in output
     assert f"  生年月日: {birth.year}年{birth.month}月{birth.day}日（昭和" in output
@@ -204,7 +178,7 @@ def test_cli_show_form_in_japanese(unmasked, capsys):
 def test_cli_show_career_as_lines(unmasked, capsys):
     app, number = unmasked
     applicant = json.loads((MAILBOX / f"{UNMASKED_NUMBER}.json").read_text(encoding="utf-8"))["applicant"]
-    _handle(app.config, "queue", "show", number)
+    run_cli(app.config, "queue", "show", number)
     output = capsys.readouterr().out
     assert "  職歴:\n" in output
     for row in applicant["career"]:
@@ -214,7 +188,7 @@ def test_cli_show_career_as_lines(unmasked, capsys):
 
 def test_cli_show_no_python_reprs(unmasked, capsys):
     app, number = unmasked
-    _handle(app.config, "queue", "show", number)
+    run_cli(app.config, "queue", "show", number)
     output = capsys.readouterr().out
     assert "{'" not in output
     assert "True" not in output
@@ -252,7 +226,7 @@ def test_cli_list_unknown_state(two_states, capsys):
 
 def test_cli_list_help_shows_both(capsys):
     with pytest.raises(SystemExit):
-        _parser().parse_args(["queue", "list", "--help"])
+        cli_parser().parse_args(["queue", "list", "--help"])
     # argparse wraps Japanese text at any character, so compare without white space.
     output = "".join(capsys.readouterr().out.split())
     for code, label in states.LABELS.items():

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 
 import pytest
 from sqlalchemy import select
 
-from mailflow.commands import queue
-from mailflow.commands.decide import add_revoke_parser, open_sessions
 from mailflow.db.models import AuditEntry, Mentor, MentorHistory, Outbox, ReviewItem
 from mailflow.db.session import transaction
 from mailflow.intake.parse import parse_message
 from mailflow.intake.privacy import check_digit
 from mailflow.review import states
 from mailflow.review.replies import handle_staff_reply
-from tests.review.builders import make_item, make_services, staff_reply, store_reply
+from tests.review.builders import make_item, run_cli, staff_reply, store_reply
 
 REASON_LINES = ("次の理由によります。", "年齢の要件を満たしません。", "経験年数の要件も満たしません。")
 # A valid individual number: eleven digits and their check digit.
@@ -107,25 +104,6 @@ def test_override_note_masked(session, services):
     assert not _holds_number(_stored_text(session))
 
 
-@pytest.fixture
-def cli(tmp_path):
-    services = make_services(tmp_path)
-    services.config.database.url = f"sqlite:///{tmp_path / 'mailflow.db'}"
-    sessions = open_sessions(services.config)
-    with transaction(sessions) as session:
-        number = make_item(session, services).number
-    return services, sessions, number
-
-
-def _run_cli(services, *argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    commands = parser.add_subparsers(dest="command")
-    queue.register(commands)
-    add_revoke_parser(commands.add_parser("registry").add_subparsers(dest="registry_command"))
-    args = parser.parse_args(list(argv))
-    return args.handler(args, services.config)
-
-
 @pytest.mark.parametrize("argv", [
     ("reject", "個人番号", NUMBER, "が書かれていたため"),
     ("note", f"番号は {GROUPED} と聞きました"),
@@ -133,7 +111,7 @@ def _run_cli(services, *argv: str) -> int:
 ])
 def test_cli_number_masked(cli, argv):
     services, sessions, number = cli
-    _run_cli(services, "queue", argv[0], number, *argv[1:])
+    run_cli(services.config, "queue", argv[0], number, *argv[1:])
     with sessions() as session:
         stored = _stored_text(session)
         assert session.scalars(select(AuditEntry)).all(), argv
@@ -144,7 +122,7 @@ def test_cli_revoke_reason_masked(cli):
     services, sessions, _number = cli
     with transaction(sessions) as session:
         session.add(Mentor(name="中村 誠", status="active", registration_number="MM-2023-0001", email="m@example.jp"))
-    _run_cli(services, "registry", "revoke", "MM-2023-0001", "--reason", f"番号 {NUMBER} を偽った")
+    run_cli(services.config, "registry", "revoke", "MM-2023-0001", "--reason", f"番号 {NUMBER} を偽った")
     with sessions() as session:
         assert session.scalars(select(Mentor.status)).one() == "revoked"
         assert not _holds_number(_stored_text(session))
