@@ -8,6 +8,9 @@ second run (or a second daemon) harmless.
 A renewal application (a review item of kind ``renewal`` linked to the mentor) stops the
 reminders while it is open or approved. When staff reject it, the reminders resume: a
 reminder whose time fell while the application was open is skipped, and the next one goes out.
+An open application counts only when it came from the mentor's registered address (or
+from no mail at all); one from another address counts once staff approve it, because
+anyone can write a mentor's registration number in a mail.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from mailflow.outbound.templates import Renderer
 from mailflow.planning.schedule import Reminder, RenewalRules, due_reminder
 from mailflow.registry.period import PeriodError, corresponding_day, renewal_deadline
 from mailflow.review import states
+from mailflow.review.items import same_address
 
 logger = logging.getLogger(__name__)
 
@@ -94,24 +98,37 @@ def deadline_end(expires_on: dt.date) -> dt.datetime:
 def applications_by_mentor(
     session: Session, mentor_ids: Iterable[int], since: dt.date
 ) -> dict[int, list[Application]]:
-    """Return the renewal applications of ``mentor_ids`` opened on or after ``since`` (Tokyo date)."""
+    """Return the renewal applications of ``mentor_ids`` opened on or after ``since`` (Tokyo date).
+
+    An application from an address other than the mentor's registered one is left out
+    until it is approved, so it neither stops reminders nor holds a revocation.
+    """
     ids = sorted(set(mentor_ids))
     found: dict[int, list[Application]] = defaultdict(list)
     if not ids:
         return found
     since_at = dt.datetime.combine(since, dt.time(0), tzinfo=TOKYO)
-    query = select(ReviewItem).where(
+    query = select(ReviewItem, Mentor.email).join(Mentor, Mentor.id == ReviewItem.mentor_id).where(
         ReviewItem.kind == RENEWAL_ITEM_KIND,
         ReviewItem.mentor_id.in_(ids),
         ReviewItem.created_at >= since_at,
     )
-    for item in session.scalars(query.order_by(ReviewItem.id)):
+    for item, registered_email in session.execute(query.order_by(ReviewItem.id)).all():
+        if not _from_mentor(item, registered_email):
+            continue
         closed_at = None
         if item.state == states.REJECTED:
             # A rejection without a decision time counts from the item's last change.
             closed_at = as_utc(item.decided_at) or as_utc(item.updated_at)
         found[item.mentor_id].append(Application(item.id, item.state, as_utc(item.created_at), closed_at))
     return found
+
+
+def _from_mentor(item: ReviewItem, registered_email: str | None) -> bool:
+    """Tell whether a renewal item may speak for its mentor: approved, from no mail, or from the registered address."""
+    if item.state == states.APPROVED or item.sender_address is None:
+        return True
+    return same_address(item.sender_address, registered_email)
 
 
 def application_window_start(expires_on: dt.date) -> dt.date:
@@ -260,6 +277,9 @@ def _void_reason(row: Outbox, mentor: Mentor | None, applications: dict[int, lis
 
 def stop_reminders(session: Session, mentor_id: int) -> int:
     """Cancel the pending reminders of ``mentor_id``, for the review stage to call when a renewal opens.
+
+    Call it only for a renewal that counts for the mentor (see ``applications_by_mentor``),
+    because the next run plans no reminder again once one is cancelled.
 
     Returns how many rows were cancelled. The next reminder run would cancel them as well;
     calling this closes the gap of up to one sender interval.

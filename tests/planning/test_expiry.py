@@ -48,9 +48,10 @@ def outbox(sessions: sessionmaker[Session]) -> dict[str, Outbox]:
         return {row.key: row for row in session.scalars(select(Outbox))}
 
 
-def add_application(sessions: sessionmaker[Session], mentor_id: int, state: str) -> None:
+def add_application(sessions: sessionmaker[Session], mentor_id: int, state: str, sender: str | None = None) -> None:
     with transaction(sessions) as session:
-        session.add(ReviewItem(kind="renewal", state=state, mentor_id=mentor_id, created_at=tokyo("2027-01-20 10:00")))
+        session.add(ReviewItem(kind="renewal", state=state, mentor_id=mentor_id, created_at=tokyo("2027-01-20 10:00"),
+                               sender_address=sender))
 
 
 def test_not_revoked_on_expiry_day(sessions, config) -> None:
@@ -68,6 +69,13 @@ def test_revoked_day_after_expiry(sessions, config) -> None:
     assert row.status == "revoked"
     assert row.status_reason == "not_renewed"
     assert row.status_changed_at == tokyo("2027-04-01 00:10")
+
+
+def test_other_address_renewal_not_holding(sessions, config) -> None:
+    mentor = add_mentor(sessions, "MM-1", EXPIRES, email="mentor@example.jp")
+    add_application(sessions, mentor, "ready", sender="someone@attacker.example")
+    stats = expire(sessions, config, "2027-04-01 00:10")
+    assert stats.revoked == [mentor]
 
 
 def test_revocation_history(sessions, config) -> None:

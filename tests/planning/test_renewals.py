@@ -53,10 +53,10 @@ def keys(sessions: sessionmaker[Session], status: str | None = None) -> list[str
 
 
 def add_application(sessions: sessionmaker[Session], mentor_id: int, opened: str, state: str = "ready",
-                    decided: str | None = None) -> int:
+                    decided: str | None = None, sender: str | None = None) -> int:
     with transaction(sessions) as session:
         item = ReviewItem(kind="renewal", state=state, mentor_id=mentor_id, created_at=tokyo(opened),
-                          decided_at=tokyo(decided) if decided else None)
+                          decided_at=tokyo(decided) if decided else None, sender_address=sender)
         session.add(item)
         session.flush()
         return item.id
@@ -124,6 +124,38 @@ def test_open_application_stops(sessions, config) -> None:
 def test_approved_application_stops(sessions, config) -> None:
     mentor = add_mentor(sessions, "MM-1", EXPIRES)
     add_application(sessions, mentor, "2026-12-20 10:00", "approved", "2027-01-10 10:00")
+    plan(sessions, config, "2027-01-15 09:00")
+    assert keys(sessions) == []
+
+
+def test_registered_address_application_stops(sessions, config) -> None:
+    mentor = add_mentor(sessions, "MM-1", EXPIRES, email="mentor@example.jp")
+    add_application(sessions, mentor, "2026-12-20 10:00", sender="Mentor@Example.jp")
+    stats = plan(sessions, config, "2027-01-15 09:00")
+    assert stats.stopped_by_application == 1
+
+
+def test_other_address_application_not_stopping(sessions, config) -> None:
+    mentor = add_mentor(sessions, "MM-1", EXPIRES, email="mentor@example.jp")
+    add_application(sessions, mentor, "2026-12-20 10:00", sender="someone@attacker.example")
+    stats = plan(sessions, config, "2027-01-15 09:00")
+    assert keys(sessions) == [reminder_key(mentor, EXPIRES, 14)]
+    assert stats.stopped_by_application == 0
+
+
+def test_other_address_application_pending_kept(sessions, config) -> None:
+    mentor = add_mentor(sessions, "MM-1", EXPIRES, email="mentor@example.jp")
+    plan(sessions, config, "2027-01-15 09:00")
+    add_application(sessions, mentor, "2027-01-15 09:00", sender="someone@attacker.example")
+    with transaction(sessions) as session:
+        cancelled = cancel_void_reminders(session, tokyo("2027-01-15 09:01"))
+    assert cancelled == 0
+
+
+def test_other_address_application_approved_stops(sessions, config) -> None:
+    mentor = add_mentor(sessions, "MM-1", EXPIRES, email="mentor@example.jp")
+    add_application(sessions, mentor, "2026-12-20 10:00", "approved", "2027-01-10 10:00",
+                    sender="new-address@example.jp")
     plan(sessions, config, "2027-01-15 09:00")
     assert keys(sessions) == []
 
