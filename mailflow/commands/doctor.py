@@ -254,6 +254,7 @@ def _notification_samples(base: dict[str, Any], mentor: Mentor, changes: list[di
         "token_expires": "2027-03-14 10:00", "mentor": None, "mentor_expires_on": "", "match_label": "",
         "match_confirm": False, "changes": [], "effective_date": None, "withdrawal_reason": None,
         "sender_check": None, "notice_lines": [],
+        "replies": [{"received_at": "2026-12-14 10:05", "lines": ["先日お送りした申請は取り下げます。"]}],
         "attached": ["登録申請書（様式1）: 申請書.xlsx（8,609 バイト）"], "attached_more": 2,
         "not_attached": ["その他のファイル: zeros.bin（0 バイト）: 空のファイル"], "not_attached_more": 95,
     }

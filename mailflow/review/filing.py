@@ -7,23 +7,22 @@ completely or not at all.
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailflow import clock
 from mailflow.config import Config
-from mailflow.db.models import AddressStatus, AuditEntry, Document, Event, InboundMessage, Mentor, Outbox, ReviewItem
+from mailflow.db.models import AddressStatus, AuditEntry, Document, Event, InboundMessage, Mentor, ReviewItem
 from mailflow.intake.findings import DOCUMENT_ROLES, Analysis, DocumentFinding, Warning
-from mailflow.intake.message import Message
 from mailflow.intake.privacy import mask_individual_numbers
 from mailflow.registry.mentors import match_mentor
 from mailflow.registry.period import late_renewal_warning
+from mailflow.review import filing_checks
 from mailflow.review import items as review_items
+from mailflow.review import receipt_batches
 from mailflow.review import states
 from mailflow.storage import DocumentStore
 
@@ -61,8 +60,7 @@ def file_analysis(session: Session, config: Config, store: DocumentStore, inboun
         _file_event(session, config, store, inbound, analysis)
         return FilingResult(item=None, folder="processed")
 
-    has_documents = any(finding.role in DOCUMENT_ROLES for finding in analysis.documents)
-    if analysis.kind in review_items.APPLICATION_KINDS or (has_documents and analysis.decision == "process"):
+    if analysis.kind in review_items.APPLICATION_KINDS or (_has_documents(analysis) and analysis.decision == "process"):
         return _file_application(session, config, store, inbound, analysis, sender)
     if analysis.kind in ITEM_KINDS or analysis.decision == "manual_review":
         return _file_single(session, config, store, inbound, analysis, sender)
@@ -79,6 +77,10 @@ def _file_application(session: Session, config: Config, store: DocumentStore, in
         analysis.needs_attention.append(
             f"受付番号 {follow_up.item.number} の申請への返信として、別のアドレスから届きました。"
             "同じ申請者からのものか確認してください（この案件は別に受け付けました）")
+    if item is None and not _has_documents(analysis) and filing_checks.replies_to_our_mail(session, config, message):
+        # A reply to our reminder or result that brings no document applies for nothing
+        # (an out-of-office reply, a question): staff read it, and no reminder stops.
+        return _file_single(session, config, store, inbound, analysis, sender)
     created = item is None
     if item is None:
         kind = analysis.kind if analysis.kind in review_items.APPLICATION_KINDS else "registration"
@@ -99,16 +101,25 @@ def _file_application(session: Session, config: Config, store: DocumentStore, in
         item.applicant_name = analysis.form.get("name") or item.applicant_name
         item.applicant_email = analysis.form.get("email") or item.applicant_email
     item.by_post = review_items.merge_unique(item.by_post, analysis.by_post)
-    answer = _may_answer(session, analysis)
+    if analysis.form:
+        analysis.warnings.extend(filing_checks.duplicate_applicant_warnings(session, item))
+    answer = _may_answer(session, config, analysis, item)
     _merge_findings(item, analysis)
     _attach(session, config, store, inbound, analysis, item, answer=answer)
     return FilingResult(item=item, folder="processed", created=created)
 
 
-def _link_renewal(session: Session, item: ReviewItem, analysis: Analysis, sender: str | None) -> None:
-    """Tie a renewal to its registry entry at once, so reminders stop and staff see a late one.
+def _has_documents(analysis: Analysis) -> bool:
+    return any(finding.role in DOCUMENT_ROLES for finding in analysis.documents)
 
-    Staff confirm a match made by number or by name in the notification.
+
+def _link_renewal(session: Session, item: ReviewItem, analysis: Analysis, sender: str | None) -> None:
+    """Tie a renewal to its registry entry at once, so staff see the mentor and a late renewal.
+
+    Only a renewal from the mentor's registered address stops the reminders and holds the
+    revocation at expiry before approval (``planning.renewals``). A match made by number
+    or by name comes from another address: the item then needs attention, because anyone
+    can write a mentor's registration number in a mail.
     """
     form = analysis.form or {}
     number = form.get("registration_number") or analysis.details.get("registration_number")
@@ -116,7 +127,13 @@ def _link_renewal(session: Session, item: ReviewItem, analysis: Analysis, sender
     if match is None:
         return
     item.mentor_id = match.mentor.id
-    received_on = (arrival_time(analysis.message) or clock.now()).astimezone(clock.TOKYO).date()
+    item.details = {**(item.details or {}), "mentor_match": {"method": match.method, "confirm": match.confirm}}
+    if not review_items.same_address(sender, match.mentor.email):
+        analysis.needs_attention.append(
+            f"差出人のメールアドレスが、登録番号 {match.mentor.registration_number} のメンターの登録アドレスと異なります。"
+            "ご本人からの申請か確かめてください。承認するまで、このメンターへの更新のお願いは止まらず、"
+            "登録期間満了時の取り消しも保留されません")
+    received_on = (receipt_batches.arrival_time(analysis.message) or clock.now()).astimezone(clock.TOKYO).date()
     warning = late_renewal_warning(match.mentor, received_on)
     if warning is not None:
         analysis.warnings.append(Warning(warning["code"], warning["message"], warning["values"]))
@@ -131,7 +148,7 @@ def _file_single(session: Session, config: Config, store: DocumentStore, inbound
     item.details = {**(item.details or {}), **analysis.details}
     if analysis.decision == "manual_review" and not analysis.needs_attention:
         analysis.needs_attention.append("自動では判断できないため、担当者の確認が必要です")
-    answer = _may_answer(session, analysis)
+    answer = _may_answer(session, config, analysis, item)
     _merge_findings(item, analysis)
     _attach(session, config, store, inbound, analysis, item, answer=answer)
     return FilingResult(item=item, folder="processed", created=True)
@@ -154,21 +171,25 @@ def _merge_findings(item: ReviewItem, analysis: Analysis) -> None:
     item.details = details
 
 
-def _may_answer(session: Session, analysis: Analysis) -> bool:
-    """Return False for a reply to our own mail that brings no document.
+def _may_answer(session: Session, config: Config, analysis: Analysis, item: ReviewItem) -> bool:
+    """Return False for mail that must get no receipt, and tell staff why on ``item``.
 
-    Such a reply gets no receipt: an out-of-office reply without the standard headers
-    would otherwise answer every receipt with another receipt, for ever. A person sees
-    it on the item instead.
+    A reply to our own mail that brings no document gets none: an out-of-office reply
+    without the standard headers would otherwise answer every receipt with another
+    receipt. Its text is kept on the item for staff to read. Mail from our own or a
+    machine address gets none either, which the receipt planner enforces.
     """
     message = analysis.message
-    thread = [value for value in [message.in_reply_to, *message.references] if value]
-    if not thread or any(finding.acceptable for finding in analysis.documents):
+    reason = filing_checks.unanswered_sender_reason(config, message.from_.address if message.from_ else None)
+    if reason is not None:
+        analysis.needs_attention.append(reason)
+        return False
+    if any(finding.acceptable for finding in analysis.documents):
         return True
-    ours = session.scalar(select(Outbox.id).where(Outbox.message_id.in_(thread)).limit(1))
-    if ours is None:
+    if not filing_checks.replies_to_our_mail(session, config, message):
         return True
-    analysis.needs_attention.append("こちらから送ったメールへの返信が、書類なしで届きました。内容を確認してください")
+    analysis.needs_attention.append("こちらから送ったメールへの返信が、書類なしで届きました。返信の本文を確認してください")
+    filing_checks.keep_reply_text(item, analysis, receipt_batches.arrival_time(message) or clock.now())
     return False
 
 
@@ -182,7 +203,7 @@ def _attach(session: Session, config: Config, store: DocumentStore, inbound: Inb
         session.add(_document_row(store, inbound, item, finding))
 
     if answer:
-        _add_to_batch(config, item, inbound, analysis)
+        receipt_batches.add_to_batch(config, item, inbound, analysis)
 
     previous = item.state
     review_items.recompute_state(item)
@@ -191,62 +212,6 @@ def _attach(session: Session, config: Config, store: DocumentStore, inbound: Inb
                            detail={"inbound_id": inbound.id, "kind": analysis.kind,
                                    "state_from": previous, "state_to": item.state}))
     logger.info("item filed item=%s inbound=%s kind=%s state=%s", item.id, inbound.id, analysis.kind, item.state)
-
-
-def arrival_time(message: Message) -> dt.datetime | None:
-    """Return when the message reached our mailbox: the date of the topmost Received header,
-    else its Date header. Clamped to now, so a sender's wrong clock cannot delay receipts."""
-    candidates = []
-    received = message.header_all("Received")
-    if received and ";" in received[0]:
-        try:
-            candidates.append(email.utils.parsedate_to_datetime(received[0].rsplit(";", 1)[1].strip()))
-        except (TypeError, ValueError, IndexError):
-            pass
-    if message.date is not None:
-        candidates.append(message.date)
-    current = clock.now()
-    for value in candidates:
-        if value.tzinfo is not None:
-            return min(value.astimezone(dt.timezone.utc), current)
-    return None
-
-
-def _add_to_batch(config: Config, item: ReviewItem, inbound: InboundMessage, analysis: Analysis) -> None:
-    """Add the message to the item's open receipt batch, or start a new batch.
-
-    Mail that reaches the mailbox within the settle time of the batch's last mail joins
-    it. The planner sends one receipt per batch, with the checklist as it stood then.
-    """
-    settle = dt.timedelta(seconds=config.intake.settle_seconds)
-    arrived = arrival_time(analysis.message) or clock.now()
-    batches = [dict(batch) for batch in (item.details or {}).get("batches") or []]
-    current = batches[-1] if batches else None
-    if current is None or arrived - dt.datetime.fromisoformat(current["last_arrival"]) > settle:
-        current = {"messages": [], "received": [], "requests": []}
-        batches.append(current)
-    current["messages"] = review_items.merge_unique(current["messages"], [inbound.id])
-    current["received"] = review_items.merge_unique(
-        current["received"], [f.role for f in analysis.documents if f.acceptable])
-    current["requests"] = review_items.merge_unique(current["requests"], _requests(analysis))
-    current["unreadable"] = current.get("unreadable", 0) + sum(
-        1 for finding in analysis.documents if finding.unreadable and not finding.attachment.encrypted)
-    current["reply_to_message_id"] = analysis.message.message_id
-    current["last_arrival"] = arrived.isoformat()
-    current["checklist"] = dict(item.checklist or {})
-    current["by_post"] = list(item.by_post or [])
-    item.details = {**(item.details or {}), "batches": batches}
-    first_due = dt.datetime.fromisoformat(batches[0]["last_arrival"]) + settle
-    item.receipt_due_at = first_due
-
-
-def _requests(analysis: Analysis) -> list[str]:
-    requests = []
-    if analysis.remove_parts:
-        requests.append("masked_identity_document")
-    if analysis.encrypted_parts:
-        requests.append("unencrypted_file")
-    return requests
 
 
 def _document_row(store: DocumentStore, inbound: InboundMessage, item: ReviewItem | None,

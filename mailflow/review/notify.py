@@ -120,6 +120,8 @@ def notification_context(session: Session, services: Services, item: ReviewItem)
         "mentor": None, "mentor_expires_on": "", "match_label": "", "match_confirm": False,
         "changes": [], "effective_date": None, "withdrawal_reason": None,
         "sender_check": None, "notice_lines": [],
+        "replies": [{"received_at": _tokyo(_parse_time(reply.get("received_at"))), "lines": list(reply.get("lines") or [])}
+                    for reply in details.get("replies") or []],
     }
     match = details.get("mentor_match") or {}
     if item.mentor_id is not None:
@@ -139,6 +141,13 @@ def notification_context(session: Session, services: Services, item: ReviewItem)
     if item.kind in PROVENANCE_KINDS:
         context["sender_check"] = item_sender_provenance(session, services, item)
     return context
+
+
+def _parse_time(value: str | None) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 def _tokyo(value: dt.datetime | None) -> str:
