@@ -8,9 +8,38 @@ from pathlib import Path
 
 from mailflow.config import Config
 from mailflow.intake.analyze import load_intake_rules
+from mailflow.intake.attachments import OTHER, AttachmentRules, load_attachment_rules
 from mailflow.intake.forms.inspect import inspect_document
 from mailflow.intake.report import message_report
 from mailflow.intake.sniff import sniff
+from mailflow.review.mailings import KIND_LABELS
+
+# Message kinds: the review item kinds, and the kinds that never become an item.
+MESSAGE_KIND_LABELS = {
+    **KIND_LABELS,
+    "staff_reply": "職員の返信",
+    "auto_reply": "自動応答",
+    "bounce": "配送エラーの通知",
+}
+# Decisions of intake on a message or document.
+DECISION_LABELS = {
+    "process": "通常どおり処理",
+    "manual_review": "要確認として職員に回す",
+    "ignore_auto_reply": "自動応答のため返信しない",
+    "bounce": "配送エラーとして記録",
+}
+OTHER_DOCUMENT_LABEL = "その他"
+# Label of an archive or a mail part, which is not judged itself because its members are.
+NO_KIND = "（種類の判定なし）"
+NO_FILENAME = "（ファイル名なし）"
+# File formats by the sniffed type; others print as the upper-cased type ("PDF", "JPEG").
+FORMAT_LABELS = {
+    "xlsx": "Excel（xlsx）", "xlsm": "Excel（xlsm、マクロ付き）", "xls": "Excel（xls）",
+    "docx": "Word（docx）", "doc": "Word（doc）", "pptx": "PowerPoint（pptx）",
+    "ole": "Office 形式（旧形式）", "office_encrypted": "パスワード付きの Office 文書",
+    "text": "テキスト", "html": "HTML", "eml": "メール", "tnef": "Outlook の添付形式（TNEF）",
+    "unknown": "不明な形式",
+}
 
 
 def register(subparsers) -> None:
@@ -38,25 +67,37 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
     else:
-        print(_text(report))
+        labels = document_labels(load_attachment_rules(config.rules_dir))
+        print(render_text(report, labels))
     return 0
 
 
-def _text(report: dict) -> str:
+def document_labels(rules: AttachmentRules) -> dict[str, str]:
+    """Return the Japanese label of every attachment kind, as the rules file names them."""
+    return {rule.name: rule.label for rule in rules.kinds} | {OTHER: OTHER_DOCUMENT_LABEL}
+
+
+def render_text(report: dict, labels: dict[str, str]) -> str:
+    """Return the Japanese text of a report; ``labels`` maps attachment kinds to their labels.
+
+    The codes that ``--json`` prints (kinds and decisions) appear as Japanese labels here.
+    A code without a label is printed as it is, so a new kind still shows.
+    """
     lines = []
     if "message_kind" in report:
         sender = report.get("from") or {}
+        kind = MESSAGE_KIND_LABELS.get(report["message_kind"], report["message_kind"])
         lines += [
             f"件名: {report['subject']}",
-            f"差出人: {sender.get('name', '')} <{sender.get('address', '')}>",
+            f"差出人: {_sender(sender)}",
             f"日時: {report['date']}",
-            f"種類: {report['message_kind']}（判定 {report['decision']}）",
+            f"種類: {kind}（判定: {DECISION_LABELS.get(report['decision'], report['decision'])}）",
         ]
-        for attachment in report["attachments"]:
-            lines.append(f"添付: {attachment['filename']} ({attachment['sniffed_type']}, {attachment['size']:,} バイト) "
-                         f"→ {attachment['kind']}")
+        lines += _attachment_lines(report["attachments"], labels, depth=0)
     else:
-        lines += [f"形式: {report['sniffed_type']}", f"種類: {report['kind']}（判定 {report['decision']}）"]
+        kind = labels.get(report["kind"], report["kind"])
+        lines += [f"形式: {_format_label(report['sniffed_type'])}",
+                  f"種類: {kind}（判定: {DECISION_LABELS.get(report['decision'], report['decision'])}）"]
     for reason in report.get("reasons", []):
         lines.append(f"理由: {reason}")
     for warning in report.get("warnings", []):
@@ -66,3 +107,31 @@ def _text(report: dict) -> str:
     for defect in report.get("defects", []):
         lines.append(f"読み取りの問題: {defect}")
     return "\n".join(lines)
+
+
+def _attachment_lines(attachments: list[dict], labels: dict[str, str], depth: int) -> list[str]:
+    """Return one line per attachment, with the members of an archive indented below it."""
+    lines = []
+    for attachment in attachments:
+        name = attachment["filename"] or NO_FILENAME
+        kind = labels.get(attachment["kind"], attachment["kind"]) if attachment["kind"] else NO_KIND
+        facts = [_format_label(attachment["sniffed_type"]), f"{attachment['size']:,} バイト"]
+        if attachment.get("encrypted"):
+            facts.append("パスワード付き")
+        lines.append(f"{'  ' * depth}添付: {name}（{'、'.join(facts)}） → {kind}")
+        lines += _attachment_lines(attachment.get("attachments", []), labels, depth + 1)
+    return lines
+
+
+def _sender(sender: dict) -> str:
+    """Return "name <address>", or the address alone when the mail gives no name."""
+    if sender.get("name"):
+        return f"{sender['name']} <{sender.get('address', '')}>"
+    return sender.get("address", "")
+
+
+def _format_label(sniffed_type: str | None) -> str:
+    """Return the file format name staff read: "PDF", "Excel（xlsx）", "不明な形式"."""
+    if sniffed_type is None:
+        return FORMAT_LABELS["unknown"]
+    return FORMAT_LABELS.get(sniffed_type, sniffed_type.upper())

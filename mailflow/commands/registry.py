@@ -15,6 +15,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailflow import clock
+from mailflow.commands.decide import add_revoke_parser
+from mailflow.commands.mentor_text import render_mentor_text
 from mailflow.config import Config
 from mailflow.db import migrate
 from mailflow.db.models import Mentor, MentorHistory, ReviewItem
@@ -23,8 +25,6 @@ from mailflow.registry.export import export_registry
 from mailflow.registry.importer import ImportResult, import_registry
 from mailflow.registry.period import PeriodError, PeriodSettings, renewal_deadline
 from mailflow.registry.rows import STATUS_LABELS, normalize_registration_number
-from mailflow.review import states
-from mailflow.commands.decide import add_revoke_parser
 
 STATUS_CHOICES = (*STATUS_LABELS, "all")
 NOT_FOUND = 1
@@ -161,30 +161,6 @@ def run_show(args: argparse.Namespace, config: Config) -> int:
         return 0
     print(render_mentor_text(data))
     return 0
-
-
-def render_mentor_text(data: dict) -> str:
-    lines = [
-        f"登録者ID: {data['id']}",
-        f"登録番号: {data['registration_number'] or '（なし）'}",
-        f"氏名: {data['name']}{'（' + data['kana'] + '）' if data['kana'] else ''}",
-        f"メールアドレス: {data['email'] or '（なし）'}",
-        f"状態: {STATUS_LABELS.get(data['status'], data['status'])}"
-        + (f"、理由 {data['status_reason']}" if data["status_reason"] else ""),
-        f"登録日: {data['registered_on'] or '-'}",
-        f"登録期間満了日: {data['expires_on'] or '-'}",
-        f"更新手続期限: {data['renewal_deadline'] or '-'}",
-        f"専門分野: {'、'.join(data['fields']) or '-'}",
-    ]
-    if data["renewal_applications"]:
-        lines.append("更新申請:")
-        lines.extend(f"  {item['number']} {states.LABELS.get(item['state'], item['state'])} {item['created_at']}受付"
-                     for item in data["renewal_applications"])
-    if data["history"]:
-        lines.append("変更の履歴:")
-        lines.extend(f"  {entry['at']} {entry['action']} {', '.join(sorted(entry['changes']))}（{entry['actor']}）"
-                     for entry in data["history"])
-    return "\n".join(lines)
 
 
 def _tokyo(moment) -> str | None:

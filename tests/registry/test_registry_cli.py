@@ -11,6 +11,7 @@ from pathlib import Path
 
 from mailflow.cli import main
 from mailflow.commands.registry import ProgressBar
+from mailflow.registry.mentors import REVOCATION_REASONS, STATUS_LABELS
 
 LIST_CSV = (
     "登録番号,氏名,メールアドレス,登録日,満了日,状態\r\n"
@@ -117,3 +118,34 @@ def test_progress_bar_silent_in_pipe(monkeypatch) -> None:
     monkeypatch.setattr(sys, "stderr", pipe)
     ProgressBar("取り込み中").update(1, 2)
     assert pipe.getvalue() == ""
+
+
+def show_text(config_path, tmp_path, capsys) -> list[str]:
+    """Import the list, revoke MM-2024-0001 as not renewed and return its ``registry show`` lines."""
+    cli(config_path, "registry", "import", str(write_list(tmp_path)))
+    assert cli(config_path, "registry", "revoke", "MM-2024-0001", "--reason", "not_renewed", "--actor", "kanri") == 0
+    capsys.readouterr()
+    assert cli(config_path, "registry", "show", "MM-2024-0001") == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_show_reason_japanese(config_path, tmp_path, capsys) -> None:
+    lines = show_text(config_path, tmp_path, capsys)
+    status = f"状態: {STATUS_LABELS['revoked']}（理由: {REVOCATION_REASONS['not_renewed']}）"
+    assert status in lines
+
+
+def test_show_history_japanese(config_path, tmp_path, capsys) -> None:
+    lines = show_text(config_path, tmp_path, capsys)
+    history = lines[lines.index("変更の履歴:") + 1:]
+    assert history[0].endswith(" 一覧から取り込み: 登録番号、氏名、メールアドレス、登録日、登録期間満了日、状態（実行: cli:registry-import）")
+    assert history[1].endswith(" 登録取り消し（局の判断）: 状態、理由（実行: kanri）")
+
+
+def test_show_json_keeps_codes(config_path, tmp_path, capsys) -> None:
+    show_text(config_path, tmp_path, capsys)
+    cli(config_path, "registry", "show", "MM-2024-0001", "--json")
+    mentor = json.loads(capsys.readouterr().out)
+    assert mentor["status_reason"] == "not_renewed"
+    assert [sorted(entry["changes"]) for entry in mentor["history"]][1] == ["status", "status_reason"]
+    assert [entry["action"] for entry in mentor["history"]] == ["imported", "revoked"]
