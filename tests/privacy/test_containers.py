@@ -51,7 +51,7 @@ def test_zip_cp932_names_decoded():
     expand(attachment)
 
     assert [child.filename for child in attachment.children] == names
-    assert [child.part_id for child in attachment.children] == [f"3/{name}" for name in names]
+    assert [child.part_id for child in attachment.children] == ["3/1", "3/2", "3/3"]
 
 
 def test_zip_cp932_names_without_utf8_flag():
@@ -69,7 +69,7 @@ def test_zip_utf8_flag_names_kept():
     expand(attachment)
 
     assert [child.filename for child in attachment.children] == ["申込書.xlsx", "住民票.pdf"]
-    assert attachment.children[1].part_id == "2/フォルダ/住民票.pdf"
+    assert attachment.children[1].part_id == "2/2"
 
 
 def test_zip_nfd_names_normalised():
@@ -141,7 +141,7 @@ def test_zip_nested_expanded():
 
     nested = attachment.children[0]
     assert nested.sniffed_type == "zip"
-    assert nested.children[0].part_id == "2/inner.zip/住民票.pdf"
+    assert nested.children[0].part_id == "2/1/1"
     assert nested.children[0].payload == PDF_BYTES
 
 
@@ -180,7 +180,7 @@ def test_zip_forwarded_mail_expanded():
     expand(forwarded)
 
     member = forwarded.children[0].children[0]
-    assert member.part_id == "2.2/申込書.xlsx"
+    assert member.part_id == "2.2/1"
     assert member.sniffed_type == "xlsx"
 
 
@@ -195,7 +195,7 @@ def test_tnef_long_and_cp932_names():
 
     assert attachment.sniffed_type == "tnef"
     assert [child.filename for child in attachment.children] == ["申込書.xls", "運転免許証（表）.jpg"]
-    assert [child.part_id for child in attachment.children] == ["2/申込書.xls", "2/運転免許証（表）.jpg"]
+    assert [child.part_id for child in attachment.children] == ["2/1", "2/2"]
     assert attachment.children[1].sniffed_type == "jpeg"
 
 
@@ -211,7 +211,8 @@ def test_tnef_zip_member_expanded():
 
     expand(attachment)
 
-    assert attachment.children[0].children[0].part_id == "2/書類.zip/住民票.pdf"
+    assert attachment.children[0].children[0].part_id == "2/1/1"
+    assert attachment.children[0].children[0].filename == "住民票.pdf"
 
 
 def test_tnef_truncated_recorded():
