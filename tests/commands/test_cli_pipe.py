@@ -18,7 +18,7 @@ def run_into_closed_pipe(tmp_path: Path, *argv: str) -> subprocess.CompletedProc
     try:
         return subprocess.run(
             [sys.executable, "-m", "mailflow", *argv],
-            stdout=write_end, stderr=subprocess.PIPE, cwd=tmp_path, env=environment, timeout=60,
+            stdout=write_end, stderr=subprocess.PIPE, cwd=tmp_path, env=environment, timeout=60, check=False,
         )
     finally:
         os.close(write_end)

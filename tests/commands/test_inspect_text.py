@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from mailflow.cli import main
-from mailflow.commands.inspect import DECISION_LABELS, MESSAGE_KIND_LABELS, NO_KIND, document_labels
+from mailflow.commands.inspect import (
+    DECISION_LABELS,
+    MESSAGE_KIND_LABELS,
+    NO_KIND,
+    document_labels,
+)
 from mailflow.intake.attachments import load_attachment_rules
 from tests.conftest import CASES, SAMPLE
 

@@ -64,7 +64,7 @@ def queue_sheets(sessions, tmp_path: Path):
         for index, name in enumerate(RISKY_NAMES, start=1):
             session.add(ReviewItem(number=f"2026-{index:04d}", kind="registration", state="ready",
                                    sender_name=name, sender_address=f"a{index}@example.jp",
-                                   created_at=dt.datetime(2026, 4, 1, 1, 0, tzinfo=dt.timezone.utc)))
+                                   created_at=dt.datetime(2026, 4, 1, 1, 0, tzinfo=dt.UTC)))
         session.add(Mentor(registration_number="MM-2026-0001", name=FORMULA_NAME, email="m@example.jp",
                            registered_on=dt.date(2026, 4, 1), expires_on=dt.date(2030, 3, 31), status="active"))
     target = tmp_path / "queue.xlsx"

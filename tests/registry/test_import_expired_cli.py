@@ -9,7 +9,12 @@ from __future__ import annotations
 import pytest
 
 from mailflow.cli import main
-from tests.registry.test_import_expired import BAD_ROW, LIST_CSV, frozen_today, write_list  # noqa: F401
+from tests.registry.test_import_expired import (  # noqa: F401
+    BAD_ROW,
+    LIST_CSV,
+    frozen_today,
+    write_list,
+)
 
 WARNING_HEADER = "注意: 満了日を過ぎた登録中の行が 2 行あります"
 

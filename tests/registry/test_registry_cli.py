@@ -8,7 +8,6 @@ import os
 import sys
 from pathlib import Path
 
-
 from mailflow.cli import main
 from mailflow.commands.registry import ProgressBar
 from mailflow.registry.mentors import REVOCATION_REASONS, STATUS_LABELS
