@@ -16,7 +16,7 @@ from mailflow.db.models import Mentor, ReviewItem
 from mailflow.intake.findings import DOCUMENT_LABELS
 from mailflow.review import items as review_items
 from mailflow.review import states
-from mailflow.review.commands import APPLICATION_KINDS, DOCUMENT_NAMES
+from mailflow.review.commands import APPLICATION_KINDS, DOCUMENT_NAMES, REGISTRY, Command
 
 # Stands for the reason when an item was put in needs_attention without one recorded.
 UNSTATED_ATTENTION = "要確認の状態です（理由の記録はありません）"
@@ -77,9 +77,9 @@ def duplicate_refusal(item: ReviewItem, existing: Mentor, channel: str) -> str:
     """Return why a registration cannot be approved while ``existing`` is an active mentor of the same person.
 
     The registry keeps one entry per name and birth date, and no command turns a
-    registration into a renewal, so the message offers what staff can do: reject with a
-    reason that requests a renewal application, or check the registry when the two are
-    different people. ``channel`` is ``mail`` or ``cli``.
+    registration into a renewal. So the message offers what staff can do: reject with a
+    reason that requests a renewal application, or hold the item and check the registry
+    when the two are different people. ``channel`` is ``mail`` or ``cli``.
     """
     expires = f"、登録期間満了日 {existing.expires_on.isoformat()}" if existing.expires_on else ""
     reason = "すでに登録済みのため新規登録はできません。登録を続ける場合は更新の申請書をお送りください"
@@ -93,3 +93,15 @@ def duplicate_refusal(item: ReviewItem, existing: Mentor, channel: str) -> str:
         f"  {reject}",
         f"別の方の申請であれば、「{hold}」で保留にして登録簿の内容を確認し、管理者に相談してください。",
     ])
+
+
+def hold_refusal(item: ReviewItem, command: Command, channel: str) -> str:
+    """Return why ``command`` is not applied to a held item, naming the commands that are."""
+    if channel == "cli":
+        usage, resume = f"mailflow queue {command.name}", f"mailflow queue resume {item.number}"
+    else:
+        usage, resume = command.usage, REGISTRY.by_name("resume").usage
+    allowed = "、".join(f"「{other.usage}」" for other in REGISTRY if other.allowed_on_hold)
+    return (f"受付番号 {item.number} は保留中のため、「{usage}」は受け付けません。"
+            f"審査を続けるときは、先に「{resume}」で保留を解除してください"
+            f"（保留中に使える命令: {allowed}）。")

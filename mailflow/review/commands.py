@@ -85,7 +85,9 @@ class Command:
     checklist documents), ``document_and_text`` (one document, then a reason) or
     ``override`` (nothing, or 確認済 followed by an optional note).
     ``kinds`` lists the item kinds the command applies to; None means every kind.
-    ``effect`` names the function of ``mailflow.review.decisions`` that applies it.
+    ``allowed_on_hold`` is True for the few commands that may be applied to a held
+    item: the rest need 再開 first. ``effect`` names the function of
+    ``mailflow.review.decisions`` that applies it.
     """
 
     name: ClassVar[str]
@@ -94,6 +96,7 @@ class Command:
     usage: ClassVar[str]
     argument: ClassVar[str] = "none"
     kinds: ClassVar[frozenset[str] | None] = None
+    allowed_on_hold: ClassVar[bool] = False
     effect: ClassVar[str]
 
     def applies_to(self, kind: str) -> bool:
@@ -213,6 +216,7 @@ class Resume(Command):
     description = "保留を解除して審査を再開します"
     aliases = ("再開",)
     usage = "再開"
+    allowed_on_hold = True
     effect = "resume"
 
 
@@ -223,6 +227,7 @@ class Note(Command):
     aliases = ("メモ", "備考")
     usage = "メモ 本文"
     argument = "text"
+    allowed_on_hold = True
     effect = "add_note"
 
 
@@ -234,6 +239,7 @@ class Revoke(Command):
     usage = "登録取消 理由"
     argument = "text"
     kinds = frozenset({"renewal", "change_notice", "withdrawal"})
+    allowed_on_hold = True
     effect = "revoke_for_item"
 
 

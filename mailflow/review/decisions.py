@@ -25,7 +25,7 @@ from mailflow.registry import mentors as registry
 from mailflow.registry.period import PeriodSettings, registration_period, renewal_period
 from mailflow.review import items as review_items
 from mailflow.review import states
-from mailflow.review.approval import check_approval, duplicate_refusal, refusal_message
+from mailflow.review.approval import check_approval, duplicate_refusal, hold_refusal, refusal_message
 from mailflow.review.commands import ParsedCommand
 from mailflow.review.mailings import Services, period_words, plan_applicant_mail, plan_mentor_mail
 from mailflow.review.mentor_items import approve_change_notice, approve_withdrawal, matched_mentor
@@ -71,6 +71,8 @@ def apply_command(context: DecisionContext, item: ReviewItem, parsed: ParsedComm
     command = parsed.command
     if not command.applies_to(item.kind):
         raise DecisionError(f"「{command.usage}」はこの種類の案件（{item.kind}）には使えません", command=command.name)
+    if item.state == states.ON_HOLD and not command.allowed_on_hold:
+        raise DecisionError(hold_refusal(item, command, context.channel), item_id=item.id, command=command.name)
     state_from = item.state
     with context.session.begin_nested():
         result = EFFECTS[command.effect](context, item, parsed)

@@ -43,7 +43,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     INCOMPLETE: frozenset({INCOMPLETE, READY, NEEDS_ATTENTION, REJECTED, ON_HOLD}),
     READY: frozenset({APPROVED, REJECTED, RETURNED, ON_HOLD, NEEDS_ATTENTION, INCOMPLETE}),
     RETURNED: frozenset({INCOMPLETE, READY, NEEDS_ATTENTION, REJECTED, ON_HOLD}),
-    ON_HOLD: frozenset({READY, INCOMPLETE, NEEDS_ATTENTION, REJECTED, APPROVED}),
+    # A held item is decided only after 再開, so that no decision skips the hold.
+    ON_HOLD: frozenset({READY, INCOMPLETE, NEEDS_ATTENTION}),
     NEEDS_ATTENTION: frozenset({READY, INCOMPLETE, APPROVED, REJECTED, RETURNED, ON_HOLD, NEEDS_ATTENTION}),
     APPROVED: frozenset(),
     REJECTED: frozenset(),
