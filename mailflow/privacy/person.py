@@ -6,6 +6,11 @@ of the items it reaches agree. Otherwise the lookup returns the candidates, so t
 the caller lists them and changes nothing. A shared family mailbox, for example,
 reaches two names.
 
+Items are linked through addresses mail came from and registry addresses only. The
+address written in a form is a claim anyone can make: a form naming someone else's
+address must not pull that person's items into an export or an erasure. An address
+query that reaches an item only through its form address is therefore ambiguous.
+
 From the person's registry entry and items the lookup collects their documents, the
 mail they sent, the replies of staff about their items, the outbox mail about them,
 their registry history, the audit entries that name them and what is known about
@@ -113,7 +118,7 @@ def find_person(session: Session, query: str) -> Lookup:
         messages = _messages_from(session, {query.strip().lower()}) if kind == EMAIL else []
         if not messages:
             return Lookup()
-    ambiguity = _ambiguity(mentors, items)
+    ambiguity = _ambiguity(mentors, items) or (_claimed_only(items, query.strip()) if kind == EMAIL else [])
     if ambiguity:
         return Lookup(candidates=ambiguity)
     person = Person(query_kind=kind, mentors=mentors)
@@ -154,14 +159,22 @@ def _ambiguity(mentors: list[Mentor], items: list[ReviewItem]) -> list[str]:
     return lines
 
 
+def _claimed_only(items: list[ReviewItem], address: str) -> list[str]:
+    """Return candidate lines when an item matches ``address`` only by its form's mail address."""
+    claimed = [item for item in items if (item.sender_address or "").lower() != address.lower()]
+    if not claimed:
+        return []
+    return [f"受付番号 {item.number} {item.applicant_name or item.sender_name or '(氏名なし)'}"
+            f"（{'申請書のメールアドレス' if item in claimed else '差出人'}が一致）" for item in items]
+
+
 def _expand(session: Session, person: Person, seed_items: list[ReviewItem]) -> None:
     """Fill ``person`` from its registry entries and seed items."""
     mentor_ids = [mentor.id for mentor in person.mentors]
     person.emails.update(mentor.email.lower() for mentor in person.mentors if mentor.email)
     names = {normalize_name(mentor.name) for mentor in person.mentors if mentor.name}
     names.update(normalize_name(item.applicant_name) for item in seed_items if item.applicant_name)
-    for item in seed_items:
-        person.emails.update(value.lower() for value in (item.sender_address, item.applicant_email) if value)
+    person.emails.update(item.sender_address.lower() for item in seed_items if item.sender_address)
     items = {item.id: item for item in seed_items}
     if mentor_ids:
         items.update((item.id, item) for item in session.scalars(
@@ -186,8 +199,7 @@ def _expand(session: Session, person: Person, seed_items: list[ReviewItem]) -> N
 def _items_by_address(session: Session, emails: set[str]) -> list[ReviewItem]:
     if not emails:
         return []
-    return list(session.scalars(select(ReviewItem).where(or_(
-        func.lower(ReviewItem.sender_address).in_(emails), func.lower(ReviewItem.applicant_email).in_(emails)))))
+    return list(session.scalars(select(ReviewItem).where(func.lower(ReviewItem.sender_address).in_(emails))))
 
 
 def _messages_from(session: Session, emails: set[str]) -> list[InboundMessage]:

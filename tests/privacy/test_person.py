@@ -117,6 +117,41 @@ def test_shared_address_ambiguous(app):
     session.close()
 
 
+def add_impostor(app: App) -> None:
+    """Add an item sent from another address whose form copies the applicant's name and address."""
+    with transaction(app.sessions) as session:
+        victim = session.scalars(select(ReviewItem).where(ReviewItem.sender_address == EMAIL_ADDRESS)).one()
+        session.add(ReviewItem(number="2026-0998", kind="registration", state="incomplete",
+                               sender_address="impostor@example.net", applicant_name=victim.applicant_name,
+                               applicant_email=EMAIL_ADDRESS))
+
+
+def test_form_address_links_no_items(app):
+    add_impostor(app)
+    session, found = lookup(app, "impostor@example.net")
+    assert [item.number for item in found.person.items] == ["2026-0998"]
+    assert found.person.documents == []
+    session.close()
+
+
+def test_form_address_only_ambiguous(app):
+    add_impostor(app)
+    session, found = lookup(app, EMAIL_ADDRESS)
+    assert found.person is None
+    assert any("2026-0998" in line and "申請書" in line for line in found.candidates)
+    session.close()
+
+
+def test_erase_impostor_keeps_applicant(app):
+    add_impostor(app)
+    erase(app, "2026-0998")
+    with app.sessions() as session:
+        kept = session.scalars(select(ReviewItem).where(ReviewItem.sender_address == EMAIL_ADDRESS)).one()
+        hashes = session.scalars(select(Document.sha256).where(Document.item_id == kept.id)).all()
+    assert kept.applicant_name is not None
+    assert sorted(hashes) == DOCUMENT_HASHES
+
+
 def test_export_contents(app, tmp_path):
     path = tmp_path / "export.zip"
     with transaction(app.sessions) as session:
