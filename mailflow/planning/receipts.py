@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from typing import Any
 
 from sqlalchemy import select
@@ -16,13 +15,21 @@ from sqlalchemy.orm import Session
 
 from mailflow import clock
 from mailflow.config import Config
-from mailflow.db.models import AddressStatus, AuditEntry, Event, InboundMessage, Outbox, ReviewItem
+from mailflow.db.models import (
+    AddressStatus,
+    AuditEntry,
+    Event,
+    InboundMessage,
+    Outbox,
+    ReviewItem,
+)
 from mailflow.intake.findings import DOCUMENT_LABELS, DOCUMENT_ROLES
 from mailflow.intake.privacy import mask_individual_numbers
 from mailflow.outbound.compose import AUTO_REPLIED, Draft
 from mailflow.outbound.outbox import enqueue
 from mailflow.outbound.templates import Renderer
 from mailflow.review import items as review_items
+from mailflow.review.filing_checks import unanswered_sender
 
 logger = logging.getLogger(__name__)
 
@@ -137,13 +144,6 @@ def _plan_one(session: Session, config: Config, renderer: Renderer, item: Review
     return True
 
 
-# Local parts that belong to machines: an answer to them is never read, and may loop.
-MACHINE_LOCAL_PARTS = re.compile(
-    r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|donotreply|bounces?|auto-?reply|autoresponder)([+._-].*)?$",
-    re.IGNORECASE,
-)
-
-
 def no_answer_reason(session: Session, config: Config, address: str, current: dt.datetime) -> str | None:
     """Return why ``address`` must get no automatic answer, or None when it may.
 
@@ -151,12 +151,9 @@ def no_answer_reason(session: Session, config: Config, address: str, current: dt
     ``intake.max_receipts_per_day`` a Tokyo day, which ends any loop with an automatic
     responder that our other checks did not recognise.
     """
-    own = {config.bureau.intake_address.lower(), config.outbound.from_address.lower(),
-           *(staff.lower() for staff in config.bureau.staff_addresses)}
-    if address.lower() in own:
-        return "own_address"
-    if MACHINE_LOCAL_PARTS.match(address.rpartition("@")[0]):
-        return "machine_address"
+    unanswered = unanswered_sender(config, address)
+    if unanswered:
+        return unanswered
     if not address.isascii():
         return "non_ascii_address"
     day_start = current.astimezone(clock.TOKYO).replace(hour=0, minute=0, second=0, microsecond=0)

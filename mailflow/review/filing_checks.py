@@ -30,7 +30,6 @@ MAX_REPLY_LINE_CHARS = 200
 MAX_KEPT_REPLIES = 5
 
 # Local parts that belong to machines: nobody reads a receipt sent to them, and it may loop.
-# The receipt planner skips the same senders.
 MACHINE_LOCAL_PARTS = re.compile(
     r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|donotreply|bounces?|auto-?reply|autoresponder)([+._-].*)?$",
     re.IGNORECASE,
@@ -93,21 +92,27 @@ def keep_reply_text(item: ReviewItem, analysis: Analysis, received_at: dt.dateti
     item.details = {**(item.details or {}), "replies": replies[-MAX_KEPT_REPLIES:]}
 
 
-def unanswered_sender_reason(config: Config, address: str | None) -> str | None:
-    """Return why mail from ``address`` gets no receipt, as staff read it, or None.
+def unanswered_sender(config: Config, address: str | None) -> str | None:
+    """Return ``"own_address"`` or ``"machine_address"`` when mail from ``address`` gets no answer, else None.
 
-    Our own addresses (intake, sending and staff) and machine mailboxes never get a
-    receipt, so the reason tells staff that the sender was not acknowledged.
+    Our own addresses (intake, sending and staff) and machine mailboxes never get an
+    automatic answer: nobody reads it, and it may loop.
     """
     if not address:
         return None
     own = {config.bureau.intake_address.lower(), config.outbound.from_address.lower(),
            *(staff.lower() for staff in config.bureau.staff_addresses)}
     if address.strip().lower() in own:
-        return OWN_ADDRESS_REASON
+        return "own_address"
     if MACHINE_LOCAL_PARTS.match(address.rpartition("@")[0]):
-        return MACHINE_ADDRESS_REASON
+        return "machine_address"
     return None
+
+
+def unanswered_sender_reason(config: Config, address: str | None) -> str | None:
+    """Return why mail from ``address`` gets no receipt, as staff read it, or None."""
+    return {"own_address": OWN_ADDRESS_REASON,
+            "machine_address": MACHINE_ADDRESS_REASON}.get(unanswered_sender(config, address) or "")
 
 
 def duplicate_applicant_warnings(session: Session, item: ReviewItem) -> list[Warning]:
