@@ -80,7 +80,7 @@ def quarantine_reason(analysis: Analysis) -> str | None:
     if analysis.kind == "other" and message.defects:
         shown = "; ".join(message.defects[:3])
         more = f"（ほか {len(message.defects) - 3} 件）" if len(message.defects) > 3 else ""
-        return f"メールの構造が壊れていて、内容を確実に読み取れません: {shown}{more}"
+        return f"メールの構造が壊れていて、内容を確実に読み取れません。元のメールを開いて確認してください（技術的な詳細: {shown}{more}）"
     return None
 
 
