@@ -144,6 +144,16 @@ class SchedulerConfig:
 
 
 @dataclass
+class EventsConfig:
+    # Form 4 attached to every event notice. When empty, the blank form in mailflow/data is attached.
+    attendance_form: str = ""
+    # The reply deadline in an event notice is this many days before the first event day,
+    # moved to the business day before when it is not a business day.
+    reply_days_before: int = 14
+    send_time: str = "09:00"  # Asia/Tokyo time the notices go out on the planned send date
+
+
+@dataclass
 class PathsConfig:
     data_dir: str = "data"
     rules_dir: str = ""
@@ -162,6 +172,7 @@ class Config:
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     registry: RegistryConfig = field(default_factory=RegistryConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     source: Path | None = None
 
@@ -263,7 +274,7 @@ def _check(config: Config, file: str, problems: list[str]) -> None:
         "intake.review_days_registration", "intake.review_days_renewal", "intake.max_attachment_bytes",
         "intake.max_receipts_per_day",
         "staff.token_days", "staff.refusal_reports_per_hour", "database.busy_timeout_ms",
-        "scheduler.sender_interval_seconds",
+        "scheduler.sender_interval_seconds", "events.reply_days_before",
     ]
     for dotted in positive:
         value = get(dotted)
@@ -312,9 +323,16 @@ def _check(config: Config, file: str, problems: list[str]) -> None:
         if smtp.auth == "xoauth2" and not smtp.oauth2_command:
             problems.append(f"{file}: outbound.smtp.auth = 'xoauth2' には outbound.smtp.oauth2_command が必要です")
 
-    digest_time = config.scheduler.digest_time
-    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", digest_time):
-        problems.append(f"{file}: scheduler.digest_time = {digest_time!r} は HH:MM 形式（例 09:00）で指定してください")
+    for dotted in ("scheduler.digest_time", "events.send_time"):
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", get(dotted)):
+            problems.append(f"{file}: {dotted} = {get(dotted)!r} は HH:MM 形式（例 09:00）で指定してください")
+    # The reply deadline must fall after the notice window, which ends 5 weeks (35 days) before the first day.
+    if config.events.reply_days_before >= 35:
+        problems.append(f"{file}: events.reply_days_before は 34 以下にしてください（案内期間の終わりより後の日にするため）。"
+                        f"値: {config.events.reply_days_before!r}")
+    attendance_form = config.events.attendance_form
+    if attendance_form and not config.resolve(attendance_form).is_file():
+        problems.append(f"{file}: events.attendance_form = {attendance_form!r} が見つかりません")
 
     url = config.database.url
     if not (url.startswith("sqlite:") or url.startswith("postgresql")):
