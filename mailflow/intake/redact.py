@@ -33,7 +33,6 @@ from mailflow.intake.mime_entities import (
     entity_headers,
     index_entities,
     line_separator,
-    message_roots,
     non_content_fields,
     outermost,
     parse_entities,
@@ -162,7 +161,9 @@ def mask_message_text(raw: bytes, masker: Masker, prefix: str = "", level: int =
     """Mask the text of ``raw`` and report which parts changed.
 
     Covered: every text/plain and text/html part in any charset and transfer encoding,
-    the Subject field of the message and of every forwarded message, and forwarded
+    the free-text header fields (Subject, Comments, Keywords, Content-Description,
+    Thread-Topic) and address display names of the message, of every part and of every
+    forwarded message, and forwarded
     messages sent in base64 or quoted-printable (decoded, masked and re-encoded in
     base64). HTML keeps its tags (see :func:`mailflow.intake.masking.mask_html`). Text
     in other parts (attachments such as PDFs) is not covered; those are documents, which
@@ -191,32 +192,48 @@ def mask_message_text(raw: bytes, masker: Masker, prefix: str = "", level: int =
 
 
 def _mask_subjects(raw: bytes, masker: Masker, prefix: str) -> MaskedCopy:
-    """Mask the Subject field of the message and of each forwarded message written inline."""
+    """Mask the free-text header fields of the message, of every MIME part and of each forwarded message."""
     newline = line_separator(raw)
     replacements = []
     changed = []
-    for root in message_roots(parse_entities(raw)):
-        block = raw[root.start:root.body_start]
-        new_block = _masked_subject_block(block, masker, newline)
+    for entity in _header_blocks(parse_entities(raw)):
+        block = raw[entity.start:entity.body_start]
+        new_block = _masked_header_block(block, masker, newline)
         if new_block is not None:
-            replacements.append((root.start, root.body_start, new_block))
-            changed.append(f"{prefix}{root.part_id}.HEADER" if root.part_id else f"{prefix}HEADER")
+            replacements.append((entity.start, entity.body_start, new_block))
+            changed.append(f"{prefix}{entity.part_id}.HEADER" if entity.part_id else f"{prefix}HEADER")
     return MaskedCopy(splice(raw, replacements), tuple(changed))
 
 
+def _header_blocks(root: Entity) -> list[Entity]:
+    """Return every entity with a header block of its own, the message first, in order."""
+    found: list[Entity] = []
+
+    def visit(entity: Entity) -> None:
+        if entity.body_start > entity.start:
+            found.append(entity)
+        for child in entity.children:
+            visit(child)
+
+    visit(root)
+    return found
+
+
 ADDRESS_FIELDS = (b"from", b"to", b"cc", b"reply-to", b"sender")
+# Unstructured fields (RFC 5322 section 3.6.5, RFC 2045 section 8): text a sender writes freely.
+TEXT_FIELDS = (b"subject", b"comments", b"keywords", b"content-description", b"thread-topic")
 
 
-def _masked_subject_block(block: bytes, masker: Masker, newline: bytes) -> bytes | None:
-    """Return the header block with masked Subject fields and address display names
+def _masked_header_block(block: bytes, masker: Masker, newline: bytes) -> bytes | None:
+    """Return the header block with masked free-text fields and address display names
     re-encoded, or None if nothing changed."""
     fields = _header_fields(block)
     changed = False
     for index, field in enumerate(fields):
         name, _, value = field.partition(b":")
         lowered = name.strip().lower()
-        if lowered == b"subject":
-            replacement = _masked_subject(value, masker, newline)
+        if lowered in TEXT_FIELDS:
+            replacement = _masked_text_field(name.strip(), value, masker, newline)
         elif lowered in ADDRESS_FIELDS:
             replacement = _masked_addresses(name.strip(), value, masker, newline)
         else:
@@ -227,13 +244,14 @@ def _masked_subject_block(block: bytes, masker: Masker, newline: bytes) -> bytes
     return b"".join(fields) if changed else None
 
 
-def _masked_subject(value: bytes, masker: Masker, newline: bytes) -> bytes | None:
+def _masked_text_field(name: bytes, value: bytes, masker: Masker, newline: bytes) -> bytes | None:
     text = decode_header_value(value.decode("utf-8", "surrogateescape")).text
     masked = masker(text)
     if masked == text:
         return None
-    encoded = email.header.Header(masked, "utf-8", header_name="Subject").encode(linesep=newline.decode())
-    return b"Subject: " + encoded.encode("ascii") + newline
+    label = name.decode("ascii", "replace")
+    encoded = email.header.Header(masked, "utf-8", header_name=label).encode(linesep=newline.decode())
+    return name + b": " + encoded.encode("ascii") + newline
 
 
 def _masked_addresses(name: bytes, value: bytes, masker: Masker, newline: bytes) -> bytes | None:

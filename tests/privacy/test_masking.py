@@ -295,3 +295,14 @@ def test_display_name_number_masked_in_analysis():
     analysis = analyze(raw, load_intake_rules(DEFAULT_RULES_DIR))
     assert KNOWN_VALID not in analysis.message.from_.name
     assert not found_in(analysis.stored_raw or raw, number_forms(KNOWN_VALID))
+
+
+@pytest.mark.parametrize("field", ["Content-Description", "Comments", "Keywords", "Thread-Topic"])
+def test_part_text_field_number_masked(field):
+    encoded = email.header.Header(f"個人番号 {KNOWN_VALID}", "utf-8").encode()
+    raw = multipart_mail("本文", "<p>本文</p>", b"%PDF-1.4").replace(
+        b'Content-Type: application/pdf; name="a.pdf"', f'{field}: {encoded}\r\nContent-Type: application/pdf; name="a.pdf"'.encode())
+    masked = mask_message_text(raw, mask_individual_numbers)
+    assert masked.parts == ("3.HEADER",)
+    assert not found_in(masked.raw, number_forms(KNOWN_VALID))
+    assert parse_message(masked.raw).attachments[0].filename == "a.pdf"
