@@ -8,6 +8,7 @@ effects and the audit trail are the same; the actor is the OS user or ``--actor`
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import unicodedata
 
@@ -179,6 +180,7 @@ def render_item_text(item: ReviewItem, documents: list[Document],
         if values:
             lines.append(f"{label}:")
             lines.extend(f"  ・{value}" for value in values)
+    lines.extend(reply_lines((item.details or {}).get("replies") or []))
     if item.warnings:
         lines.append("注意:")
         lines.extend(f"  ・{warning['message']}" for warning in item.warnings)
@@ -195,6 +197,22 @@ def render_item_text(item: ReviewItem, documents: list[Document],
             kept = "" if document.kept else "（保存していません）"
             lines.append(f"  [{document.id}] {describe_file(document)}{kept}")
     return "\n".join(lines)
+
+
+def reply_lines(replies: list[dict]) -> list[str]:
+    """Return the text of replies that came without documents, as filing kept it (quotes cut, numbers masked)."""
+    if not replies:
+        return []
+    lines = ["書類なしで届いた返信の本文:"]
+    for reply in replies:
+        received = reply.get("received_at") or ""
+        try:
+            received = dt.datetime.fromisoformat(received).astimezone(clock.TOKYO).strftime("%Y-%m-%d %H:%M")
+        except ValueError:
+            pass
+        lines.append(f"  {received} 受信:")
+        lines.extend(f"  | {line}" for line in reply.get("lines") or ["（本文はありません）"])
+    return lines
 
 
 def run_document(args: argparse.Namespace, config: Config) -> int:
