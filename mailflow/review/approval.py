@@ -4,8 +4,11 @@ A registration or renewal is approved only with a complete checklist. No command
 lifts that rule, because a document that came by post or was shown at the counter is
 recorded with 郵送受領, which leaves its own audit entry. Reasons that put an item of
 any kind in need of attention (an unreadable form, an individual number found, a reply
-from another address) are for staff to judge. 「承認 確認済」 (``--force`` on the command
-line) approves despite them, and the approval's audit entry lists the confirmed reasons.
+from another address) are for staff to judge. So are the cautions of an application:
+an eligibility warning on Form 1 (age, retirement, years of experience), and a Form 1
+mail address that differs from the sender's, because the registry takes the form's.
+「承認 確認済」 (``--force`` on the command line) approves despite reasons and cautions,
+and the approval's audit entry lists what was confirmed.
 """
 
 from __future__ import annotations
@@ -14,12 +17,16 @@ from dataclasses import dataclass
 
 from mailflow.db.models import Mentor, ReviewItem
 from mailflow.intake.findings import DOCUMENT_LABELS
+from mailflow.intake.forms.eligibility import AGE_CODE, EXPERIENCE_CODE, RETIREMENT_CODE
+from mailflow.review import events as event_review
 from mailflow.review import items as review_items
 from mailflow.review import states
 from mailflow.review.commands import APPLICATION_KINDS, DOCUMENT_NAMES, REGISTRY, Command
 
 # Stands for the reason when an item was put in needs_attention without one recorded.
 UNSTATED_ATTENTION = "要確認の状態です（理由の記録はありません）"
+# Warning codes of the eligibility check on Form 1: each one needs 確認済 to approve.
+ELIGIBILITY_CODES = (AGE_CODE, RETIREMENT_CODE, EXPERIENCE_CODE)
 
 
 @dataclass(frozen=True)
@@ -27,27 +34,54 @@ class ApprovalCheck:
     """The obstacles to approving an item.
 
     ``missing`` lists the checklist roles not received yet; ``attention`` the reasons
-    the item needs attention, in the words staff were shown.
+    the item needs attention, in the words staff were shown; ``cautions`` the eligibility
+    warnings and the address difference of an application, as sentences for staff.
     """
 
     missing: tuple[str, ...] = ()
     attention: tuple[str, ...] = ()
+    cautions: tuple[str, ...] = ()
+
+    @property
+    def confirmable(self) -> tuple[str, ...]:
+        """Every reason and caution that 「承認 確認済」 confirms."""
+        return self.attention + self.cautions
 
     def allows(self, override: bool) -> bool:
-        """Tell whether approval may go ahead; ``override`` confirms the attention reasons only."""
-        return not self.missing and (override or not self.attention)
+        """Tell whether approval may go ahead; ``override`` confirms reasons and cautions, never a missing document."""
+        return not self.missing and (override or not self.confirmable)
 
 
 def check_approval(item: ReviewItem) -> ApprovalCheck:
-    """Return the missing documents and the open attention reasons of an item.
+    """Return the missing documents, the open attention reasons and the cautions of an item.
 
-    Only registrations and renewals have a checklist, so other kinds never miss a document.
+    Only registrations and renewals have a checklist and cautions, so other kinds never
+    miss a document.
     """
     missing = review_items.missing_documents(item) if item.kind in APPLICATION_KINDS else []
-    attention = review_items.attention_reasons(item)
+    attention = review_items.attention_reasons(item) + event_review.approval_reasons(item)
     if not attention and item.state == states.NEEDS_ATTENTION:
         attention = [UNSTATED_ATTENTION]
-    return ApprovalCheck(tuple(missing), tuple(attention))
+    return ApprovalCheck(tuple(missing), tuple(attention), tuple(application_cautions(item)))
+
+
+def application_cautions(item: ReviewItem) -> list[str]:
+    """Return the eligibility warnings of an application and, for a registration, an address difference."""
+    if item.kind not in APPLICATION_KINDS:
+        return []
+    cautions = [warning.get("message") or warning["code"] for warning in item.warnings or []
+                if warning.get("code") in ELIGIBILITY_CODES]
+    form_address = registry_address(item)
+    if item.kind == "registration" and item.sender_address and \
+            not review_items.same_address(form_address, item.sender_address):
+        cautions.append(f"登録申請書のメールアドレス（{form_address}）が差出人のアドレス（{item.sender_address}）と"
+                        f"異なります。承認すると、登録簿には申請書のアドレス（{form_address}）を登録します。")
+    return cautions
+
+
+def registry_address(item: ReviewItem) -> str | None:
+    """Return the mail address an approved registration puts in the registry: Form 1's, else the sender's."""
+    return (item.form_values or {}).get("email") or item.applicant_email or item.sender_address
 
 
 def refusal_message(item: ReviewItem, check: ApprovalCheck, channel: str) -> str:
@@ -65,9 +99,13 @@ def refusal_message(item: ReviewItem, check: ApprovalCheck, channel: str) -> str
                      "申請者がメールで送れば、書類は自動で記録されます。"
                      "書類がそろわないまま承認することはできません。")
     if check.attention:
-        force = (f"mailflow queue approve {item.number} --force" if channel == "cli" else "承認 確認済")
         lines.append("次の理由で要確認になっています:")
         lines.extend(f"  ・{reason}" for reason in check.attention)
+    if check.cautions:
+        lines.append("申請書について、次の点の確認が必要です:")
+        lines.extend(f"  ・{caution}" for caution in check.cautions)
+    if check.confirmable:
+        force = (f"mailflow queue approve {item.number} --force" if channel == "cli" else "承認 確認済")
         after = "書類がそろったあと、" if check.missing else ""
         lines.append(f"{after}理由を確認したうえで承認するときは「{force}」としてください（確認済みとして記録に残ります）。")
     return "\n".join(lines)

@@ -23,9 +23,16 @@ from mailflow.intake.privacy import mask_individual_numbers
 from mailflow.outbound.outbox import cancel_pending
 from mailflow.registry import mentors as registry
 from mailflow.registry.period import PeriodSettings, registration_period, renewal_period
+from mailflow.review import events as event_review
 from mailflow.review import items as review_items
 from mailflow.review import states
-from mailflow.review.approval import check_approval, duplicate_refusal, hold_refusal, refusal_message
+from mailflow.review.approval import (
+    check_approval,
+    duplicate_refusal,
+    hold_refusal,
+    refusal_message,
+    registry_address,
+)
 from mailflow.review.commands import ParsedCommand
 from mailflow.review.mailings import Services, period_words, plan_applicant_mail, plan_mentor_mail
 from mailflow.review.mentor_items import approve_change_notice, approve_withdrawal, matched_mentor
@@ -120,15 +127,20 @@ def approve(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -
         result = _approve_registration(context, item)
     elif item.kind == "renewal":
         result = _approve_renewal(context, item)
+    elif item.kind == event_review.ITEM_KIND:
+        result = DecisionResult(*event_review.approve_event(context.session, context.services, context.actor, item))
     else:
         handler = approve_change_notice if item.kind == "change_notice" else approve_withdrawal
         summary, detail, mentor = handler(context.session, context.services, context.actor, item)
         result = DecisionResult(summary, detail, mentor)
-    if parsed.override and check.attention:
-        result.summary += f"（要確認の理由 {len(check.attention)} 件を確認済みとして承認しました）"
-        result.detail["confirmed_attention"] = list(check.attention)
-        logger.info("approval confirmed attention item=%s reasons=%d channel=%s",
-                    item.id, len(check.attention), context.channel)
+    if parsed.override and check.confirmable:
+        result.summary += f"（要確認の理由 {len(check.confirmable)} 件を確認済みとして承認しました）"
+        if check.attention:
+            result.detail["confirmed_attention"] = list(check.attention)
+        if check.cautions:
+            result.detail["confirmed_cautions"] = list(check.cautions)
+        logger.info("approval confirmed attention item=%s reasons=%d cautions=%d channel=%s",
+                    item.id, len(check.attention), len(check.cautions), context.channel)
     close(context, item, states.APPROVED)
     return result
 
@@ -141,16 +153,24 @@ def _approve_registration(context: DecisionContext, item: ReviewItem) -> Decisio
     if existing is not None:
         raise DecisionError(duplicate_refusal(item, existing, context.channel), item_id=item.id,
                             mentor_id=existing.id)
-    values["email"] = values.get("email") or item.applicant_email or item.sender_address
+    values["email"] = registry_address(item)
     period = registration_period(clock.today(), PeriodSettings.from_config(context.config.registry))
     mentor = registry.register_mentor(context.session, values, period, context.actor, item.id)
     item.mentor_id = mentor.id
     plan_applicant_mail(context.session, context.services, item, "result_approved", f"result:{item.id}:approved",
                         mentor=mentor, period=period_words(period))
     return DecisionResult(
-        f"登録しました。登録番号 {mentor.registration_number}、登録期間 {period.registered_on} 〜 {period.expires_on}",
+        f"登録しました。登録番号 {mentor.registration_number}、登録期間 {period.registered_on} 〜 {period.expires_on}、"
+        f"登録簿のメールアドレス {mentor.email or 'なし'}{_address_source(item, mentor.email)}",
         {"registration_number": mentor.registration_number, "expires_on": period.expires_on.isoformat()},
         mentor=mentor)
+
+
+def _address_source(item: ReviewItem, address: str | None) -> str:
+    """Return a note that the registry took the Form 1 address rather than the sender's, else nothing."""
+    if address and item.sender_address and not review_items.same_address(address, item.sender_address):
+        return f"（差出人のアドレス {item.sender_address} ではなく、登録申請書のアドレス）"
+    return ""
 
 
 def _approve_renewal(context: DecisionContext, item: ReviewItem) -> DecisionResult:
@@ -171,6 +191,11 @@ def _approve_renewal(context: DecisionContext, item: ReviewItem) -> DecisionResu
 
 
 def reject(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -> DecisionResult:
+    if item.kind == event_review.ITEM_KIND:
+        # A rejected event mails nobody; staff tell the host themselves.
+        summary, detail = event_review.reject_event(context.session, item)
+        close(context, item, states.REJECTED, parsed.argument)
+        return DecisionResult(summary, detail)
     close(context, item, states.REJECTED, parsed.argument)
     plan_applicant_mail(context.session, context.services, item, "result_rejected", f"result:{item.id}:rejected",
                         reason=parsed.argument)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import argparse
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import format_datetime
 from pathlib import Path
@@ -12,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailflow import clock
+from mailflow.app import App
 from mailflow.commands import queue
 from mailflow.commands.decide import add_revoke_parser
 from mailflow.config import Config
@@ -25,6 +28,7 @@ from mailflow.review import states
 from mailflow.review.commands import ParsedCommand, parse_command
 from mailflow.review.decisions import DecisionContext, DecisionResult, apply_command
 from mailflow.storage import DocumentStore
+from tests.privacy.populated import INTAKE_DAY, app_config, deliver
 
 STAFF = "shinsa@bureau.example.jp"
 OTHER_STAFF = "kakari@bureau.example.jp"
@@ -179,3 +183,18 @@ def run_cli(config: Config, *argv: str) -> int:
     """Run one CLI command line (without ``mailflow``) against ``config``; return its exit status."""
     args = cli_parser().parse_args(list(argv))
     return args.handler(args, config)
+
+
+@contextmanager
+def taken_in(root: Path, *mails: Path) -> Iterator[App]:
+    """Yield an App under ``root`` that took in ``mails`` on a fixed day (INTAKE_DAY) with one run."""
+    clock.set_now(INTAKE_DAY)
+    config = app_config(root)
+    deliver(config, *mails)
+    app = App(config)
+    try:
+        app.run_once()
+        yield app
+    finally:
+        app.close()
+        clock.set_now(None)

@@ -10,8 +10,6 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
-from mailflow import clock
-from mailflow.app import App
 from mailflow.commands.decide import open_sessions
 from mailflow.db.models import AuditEntry, Mentor, Outbox, ReviewItem
 from mailflow.db.session import transaction
@@ -21,8 +19,17 @@ from mailflow.registry import mentors as registry
 from mailflow.review import states
 from mailflow.review.commands import DOCUMENT_NAMES
 from mailflow.review.held_files import OTHER_FILE_LABEL
-from tests.privacy.populated import INTAKE_DAY, MAILBOX, app_config, deliver, sample_mail
-from tests.review.builders import cli_parser, make_item, make_services, run_cli
+from tests.privacy.populated import (
+    MAILBOX,
+    sample_mail,
+)
+from tests.review.builders import (
+    cli_parser,
+    make_item,
+    make_services,
+    run_cli,
+    taken_in,
+)
 
 # Its 住民票 shows an individual number, so intake keeps no identity document and the
 # item needs attention: the application a user approved without noticing.
@@ -110,16 +117,10 @@ def test_cli_revoke_audited(cli):
 @pytest.fixture
 def unmasked(tmp_path):
     """The sample application whose identity document was not kept, taken in by the daemon."""
-    clock.set_now(INTAKE_DAY)
-    config = app_config(tmp_path)
-    deliver(config, sample_mail(UNMASKED_NUMBER))
-    app = App(config)
-    app.run_once()
-    with transaction(app.sessions) as session:
-        number = session.scalars(select(ReviewItem.number)).one()
-    yield app, number
-    app.close()
-    clock.set_now(None)
+    with taken_in(tmp_path, sample_mail(UNMASKED_NUMBER)) as app:
+        with transaction(app.sessions) as session:
+            number = session.scalars(select(ReviewItem.number)).one()
+        yield app, number
 
 
 def test_cli_approve_missing_identity_refused(unmasked):
