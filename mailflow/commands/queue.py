@@ -15,7 +15,13 @@ import unicodedata
 from sqlalchemy import select
 
 from mailflow import clock
-from mailflow.commands.decide import find_item, open_services, open_sessions, register_decisions, register_export
+from mailflow.commands.decide import (
+    find_item,
+    open_services,
+    open_sessions,
+    register_decisions,
+    register_export,
+)
 from mailflow.config import Config
 from mailflow.db.models import Document, InboundMessage, ReviewItem
 from mailflow.intake.findings import DOCUMENT_LABELS, DOCUMENT_ROLES
@@ -25,7 +31,6 @@ from mailflow.review.held_files import describe_file
 from mailflow.review.mailings import KIND_LABELS
 from mailflow.review.notify import PROVENANCE_KINDS
 from mailflow.review.provenance import SenderProvenance, item_sender_provenance
-
 
 # Every state as 「書類待ち（incomplete）」, for help and error text.
 STATE_CHOICES = "、".join(f"{label}（{code}）" for code, label in states.LABELS.items())
