@@ -1,0 +1,184 @@
+"""Staff review of a host's challenge list: the review item of a draft event and its decisions.
+
+Filing a challenge list creates a draft Event and a review item of kind ``challenge_list``
+linked to it (``Event.item_id``), so the event is listed, notified and decided like any
+item. 承認 makes the event ``approved``, which lets the event notice planner mail every
+active mentor in the notice window. 却下 makes it ``rejected``, and no notice is planned.
+What the reader could not read (the event days, the form itself) becomes an attention
+reason, so the existing approval guard asks for 「承認 確認済」. So does a notice window
+that has ended by the time staff approve.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mailflow import clock
+from mailflow.calendar import BusinessCalendar, format_japanese_date, load_calendar_rules
+from mailflow.config import Config
+from mailflow.db.models import AuditEntry, Event, InboundMessage, Mentor, ReviewItem
+from mailflow.errors import MailflowError
+from mailflow.planning.receipts import event_number
+from mailflow.planning.schedule import NoticeWindow, notice_window
+from mailflow.review import items as review_items
+from mailflow.review.mailings import Services
+
+logger = logging.getLogger(__name__)
+
+ITEM_KIND = "challenge_list"
+DRAFT = "draft"
+APPROVED = "approved"
+REJECTED = "rejected"
+ACTIVE_MENTOR = "active"
+
+
+class EventReviewError(MailflowError):
+    """A decision on a challenge list item whose event cannot be found or is decided already."""
+
+
+def load_calendar(config: Config) -> BusinessCalendar:
+    """Return the business calendar of ``rules/calendar.toml``; raises RulesError when it is invalid."""
+    return BusinessCalendar(load_calendar_rules(config.rules_dir))
+
+
+def event_window(event: Event, calendar: BusinessCalendar) -> NoticeWindow | None:
+    """Return the notice window of ``event``, or None when none of its days could be read."""
+    days = [dt.date.fromisoformat(day) for day in event.days or [] if day]
+    return notice_window(days, calendar) if days else None
+
+
+def send_time(config: Config) -> dt.time:
+    """Return ``events.send_time`` (an "HH:MM" string the config check validated) as a time."""
+    hours, minutes = config.events.send_time.split(":")
+    return dt.time(int(hours), int(minutes))
+
+
+def window_ended_reason(window_end: dt.date) -> str:
+    """Return the attention reason of an event whose notice window ended on ``window_end``."""
+    return (f"開催案内を送る期間は {format_japanese_date(window_end)} で終わっています。"
+            "承認しても、登録メンターへの開催案内は自動では送りません")
+
+
+def link_event_item(session: Session, config: Config, item: ReviewItem, event: Event,
+                    inbound: InboundMessage) -> None:
+    """Tie a freshly filed challenge list item to its draft ``event`` and set the item's state.
+
+    The event's problems and an already ended notice window become attention reasons.
+    The notice window is stored in ``item.details["event_window"]`` as ISO dates, so that
+    the approval guard can tell later whether it has ended.
+    """
+    event.item_id = item.id
+    inbound.item_id = item.id
+    review_items.add_thread_ids(item, inbound.message_id)
+    details = dict(item.details or {})
+    details["event_id"] = event.id
+    attention = list(details.get("attention") or [])
+    attention.extend(event.problems or [])
+    window = event_window(event, load_calendar(config))
+    if window is not None:
+        details["event_window"] = {"window_start": window.window_start.isoformat(),
+                                   "window_end": window.window_end.isoformat(),
+                                   "planned_send_date": window.planned_send_date.isoformat()}
+        if window.window_end < clock.today():
+            attention.append(window_ended_reason(window.window_end))
+    details["attention"] = review_items.merge_unique([], attention)
+    item.details = details
+    review_items.recompute_state(item)
+    session.add(AuditEntry(item_id=item.id, actor="mailflow", action="filed", source_message_id=inbound.message_id,
+                           detail={"inbound_id": inbound.id, "kind": ITEM_KIND, "event_id": event.id,
+                                   "state_to": item.state}))
+    logger.info("event item filed item=%s event=%s state=%s", item.id, event.id, item.state)
+
+
+def approval_reasons(item: ReviewItem) -> list[str]:
+    """Return the attention reasons a challenge list item gains with time: a notice window that has ended.
+
+    Reasons already recorded on the item are not repeated. Other kinds get none.
+    """
+    if item.kind != ITEM_KIND:
+        return []
+    window_end = ((item.details or {}).get("event_window") or {}).get("window_end")
+    if not window_end or dt.date.fromisoformat(window_end) >= clock.today():
+        return []
+    reason = window_ended_reason(dt.date.fromisoformat(window_end))
+    return [] if reason in review_items.attention_reasons(item) else [reason]
+
+
+def event_of(session: Session, item: ReviewItem) -> Event:
+    """Return the event a challenge list item stands for; raise EventReviewError when there is none."""
+    event = session.scalar(select(Event).where(Event.item_id == item.id).order_by(Event.id).limit(1))
+    if event is None:
+        raise EventReviewError(f"受付番号 {item.number} に対応する交流会の記録がありません。管理者に連絡してください",
+                               item_id=item.id)
+    if event.state != DRAFT:
+        raise EventReviewError(f"この交流会はすでに決定済みです（状態: {event.state}）", item_id=item.id,
+                               event_id=event.id)
+    return event
+
+
+def active_mentor_count(session: Session) -> int:
+    """Return how many active mentors have a mail address: the recipients of a notice planned now."""
+    return session.scalar(select(func.count(Mentor.id)).where(Mentor.status == ACTIVE_MENTOR,
+                                                              Mentor.email.is_not(None), Mentor.email != "")) or 0
+
+
+def approve_event(session: Session, services: Services, actor: str, item: ReviewItem) -> tuple[str, dict[str, Any]]:
+    """Approve the item's event; return the staff confirmation sentence and the audit details.
+
+    The notices themselves are planned by the event notice planner from the planned send
+    date on, so mentors registered after the approval still get one in the window.
+    """
+    event = event_of(session, item)
+    event.state = APPROVED
+    window = event_window(event, load_calendar(services.config))
+    mentors = active_mentor_count(session)
+    detail: dict[str, Any] = {"event_id": event.id, "active_mentors": mentors}
+    summary = f"交流会 {event_number(event)} を承認しました。"
+    if window is None:
+        summary += "開催日が読み取れていないため、開催案内は自動では送りません。"
+    elif window.window_end < clock.today():
+        summary += f"開催案内を送る期間は {format_japanese_date(window.window_end)} で終わっているため、自動では送りません。"
+    else:
+        moment = max(dt.datetime.combine(window.planned_send_date, send_time(services.config), tzinfo=clock.TOKYO),
+                     clock.now().astimezone(clock.TOKYO))
+        summary += (f"開催案内は {format_japanese_date(moment.date())} {moment:%H:%M} から、"
+                    f"その時点の登録メンターに1人1通ずつ送ります（現在の登録メンターでメールアドレスのある方は {mentors} 名）。")
+        detail["planned_send_date"] = window.planned_send_date.isoformat()
+    logger.info("event approved event=%s item=%s mentors=%d", event.id, item.id, mentors)
+    return summary, detail
+
+
+def reject_event(session: Session, item: ReviewItem) -> tuple[str, dict[str, Any]]:
+    """Mark the item's event rejected, so that no notice is ever planned; return the sentence and details."""
+    event = event_of(session, item)
+    event.state = REJECTED
+    logger.info("event rejected event=%s item=%s", event.id, item.id)
+    return (f"交流会 {event_number(event)} を却下しました。登録メンターへの開催案内は送りません。"
+            "開催機関への連絡は担当者から行ってください", {"event_id": event.id})
+
+
+def notification_values(session: Session, services: Services, item: ReviewItem) -> dict[str, Any]:
+    """Return the event as a staff notification shows it: what was read, the window and the recipients now."""
+    event = session.scalar(select(Event).where(Event.item_id == item.id).order_by(Event.id).limit(1))
+    if event is None:
+        return {}
+    window = event_window(event, load_calendar(services.config))
+    return {
+        "number": event_number(event),
+        "name": event.name,
+        "host": event.host,
+        "venue": event.venue,
+        "days": [format_japanese_date(dt.date.fromisoformat(day)) for day in event.days or []],
+        "company_count": len(event.companies or []),
+        "problems": list(event.problems or []),
+        "window_start": format_japanese_date(window.window_start) if window else "",
+        "window_end": format_japanese_date(window.window_end) if window else "",
+        "planned_send_date": format_japanese_date(window.planned_send_date) if window else "",
+        "send_time": services.config.events.send_time,
+        "active_mentors": active_mentor_count(session),
+    }
