@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 # The reply commands the queue offers; revocation concerns a mentor, not an item, and
 # lives under ``mailflow registry revoke``.
-QUEUE_COMMANDS = ("approve", "reject", "return", "received", "resubmit", "hold", "resume", "note")
+QUEUE_COMMANDS = ("approve", "reject", "return", "received", "resubmit", "hold", "resume", "note", "done")
 
 
 @dataclass
@@ -74,6 +74,8 @@ def register_decisions(actions) -> None:
         parser.add_argument("item", help="受付番号（例 2026-0012）または案件ID")
         if command.argument == "text":
             parser.add_argument("text", nargs="+", help="理由・内容・本文")
+        elif command.argument == "optional_text":
+            parser.add_argument("text", nargs="*", help="メモとして残す文（省略できます）")
         elif command.argument == "documents":
             parser.add_argument("documents", nargs="+", help="書類: 申請書、誓約書、本人確認書類")
         elif command.argument == "document_and_text":

@@ -21,6 +21,8 @@ from mailflow.intake.privacy import mask_individual_numbers
 from mailflow.intake.quoting import strip_quotes
 
 APPLICATION_KINDS = frozenset({"registration", "renewal"})
+# Kinds of item that may have nothing to decide: staff close them with 完了.
+CLOSABLE_KINDS = frozenset({"inquiry", "other", "attendance_form", "change_notice"})
 DECISION_KINDS = frozenset({"registration", "renewal", "change_notice", "withdrawal"})
 
 # Words staff write for each checklist document, NFKC and without spaces.
@@ -81,9 +83,10 @@ class ParseFailure:
 class Command:
     """One staff command. Subclasses set the class attributes and are registered once.
 
-    ``argument`` is ``none``, ``text`` (required free text), ``documents`` (one or more
-    checklist documents), ``document_and_text`` (one document, then a reason) or
-    ``override`` (nothing, or 確認済 followed by an optional note).
+    ``argument`` is ``none``, ``text`` (required free text), ``optional_text`` (free
+    text or nothing), ``documents`` (one or more checklist documents),
+    ``document_and_text`` (one document, then a reason) or ``override`` (nothing, or
+    確認済 followed by an optional note).
     ``kinds`` lists the item kinds the command applies to; None means every kind.
     ``allowed_on_hold`` is True for the few commands that may be applied to a held
     item: the rest need 再開 first. ``effect`` names the function of
@@ -243,6 +246,18 @@ class Revoke(Command):
     effect = "revoke_for_item"
 
 
+@REGISTRY.register
+class Done(Command):
+    name = "done"
+    description = ("対応を終えた問い合わせ・その他の案件、変更内容を読み取れなかった変更届を完了にします"
+                   "（申請者にはメールを送りません。あとに続けて書いた文はメモとして残ります）")
+    aliases = ("完了",)
+    usage = "完了"
+    argument = "optional_text"
+    kinds = CLOSABLE_KINDS
+    effect = "close_without_decision"
+
+
 def own_lines(body: str) -> list[str]:
     """Return the first paragraph of the sender's own words, lines NFKC-normalised and stripped."""
     lines: list[str] = []
@@ -298,6 +313,8 @@ def parse_command(line: str, continuation: list[str] | None = None) -> ParsedCom
     if command.argument == "override":
         return _with_override(command, rest, continuation, line)
     argument = "\n".join(part for part in (rest, *continuation) if part)
+    if command.argument == "optional_text":
+        return ParsedCommand(command, argument=argument, line=line)
     return _with_argument(command, argument, line)
 
 

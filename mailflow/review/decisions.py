@@ -35,7 +35,12 @@ from mailflow.review.approval import (
 )
 from mailflow.review.commands import ParsedCommand
 from mailflow.review.mailings import Services, period_words, plan_applicant_mail, plan_mentor_mail
-from mailflow.review.mentor_items import approve_change_notice, approve_withdrawal, matched_mentor
+from mailflow.review.mentor_items import (
+    approve_change_notice,
+    approve_withdrawal,
+    change_notice_values,
+    matched_mentor,
+)
 from mailflow.privacy import purge as privacy_purge
 from mailflow.privacy.retention import outbox_folder
 
@@ -277,6 +282,27 @@ def add_note(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) 
     return DecisionResult("メモを残しました")
 
 
+def close_without_decision(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -> DecisionResult:
+    """Close an item that has nothing to decide without sending mail, keeping any text after 完了 as a note.
+
+    A change notice is closed only when no change could be read from it, because a
+    readable change belongs in the registry through 承認.
+    """
+    if item.kind == "change_notice" and _readable_changes(context, item):
+        raise DecisionError("この変更届からは変更内容を読み取れています。登録簿に反映するときは「承認」、"
+                            "本人に確認するときは「差戻し 内容」としてください", item_id=item.id)
+    if parsed.argument:
+        add_note(context, item, parsed)
+    close(context, item, states.DONE)
+    return DecisionResult("完了にしました（申請者にはメールを送っていません）")
+
+
+def _readable_changes(context: DecisionContext, item: ReviewItem) -> list[str]:
+    notice = change_notice_values(context.session, context.services, item)
+    return [name for name, entry in notice.items()
+            if name != "effective_date" and isinstance(entry, dict) and entry.get("new")]
+
+
 def revoke_for_item(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -> DecisionResult:
     match = matched_mentor(context.session, context.services, item)
     if match is None:
@@ -340,4 +366,5 @@ EFFECTS: dict[str, Callable[[DecisionContext, ReviewItem, ParsedCommand], Decisi
     "resume": resume,
     "add_note": add_note,
     "revoke_for_item": revoke_for_item,
+    "close_without_decision": close_without_decision,
 }

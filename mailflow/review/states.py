@@ -8,7 +8,9 @@
        │                         └──► on_hold  ─► ready (staff resume)
        └─► needs_attention (unreadable, ambiguous, individual number found, …)
 
-An item is *open* in every state before approved or rejected.
+An item with nothing to decide (an inquiry, other mail, a change notice whose changes
+could not be read) is closed as done (完了) from any open state but on_hold.
+An item is *open* in every state before approved, rejected or done.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ REJECTED = "rejected"
 RETURNED = "returned"
 ON_HOLD = "on_hold"
 NEEDS_ATTENTION = "needs_attention"
+DONE = "done"
 
 LABELS = {
     RECEIVED: "受付",
@@ -33,21 +36,23 @@ LABELS = {
     RETURNED: "差戻し",
     ON_HOLD: "保留",
     NEEDS_ATTENTION: "要確認",
+    DONE: "完了",
 }
 
-CLOSED = frozenset({APPROVED, REJECTED})
+CLOSED = frozenset({APPROVED, REJECTED, DONE})
 OPEN = frozenset(LABELS) - CLOSED
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     RECEIVED: frozenset({INCOMPLETE, READY, NEEDS_ATTENTION}),
-    INCOMPLETE: frozenset({INCOMPLETE, READY, NEEDS_ATTENTION, REJECTED, ON_HOLD}),
-    READY: frozenset({APPROVED, REJECTED, RETURNED, ON_HOLD, NEEDS_ATTENTION, INCOMPLETE}),
-    RETURNED: frozenset({INCOMPLETE, READY, NEEDS_ATTENTION, REJECTED, ON_HOLD}),
+    INCOMPLETE: frozenset({INCOMPLETE, READY, NEEDS_ATTENTION, REJECTED, ON_HOLD, DONE}),
+    READY: frozenset({APPROVED, REJECTED, RETURNED, ON_HOLD, NEEDS_ATTENTION, INCOMPLETE, DONE}),
+    RETURNED: frozenset({INCOMPLETE, READY, NEEDS_ATTENTION, REJECTED, ON_HOLD, DONE}),
     # A held item is decided only after 再開, so that no decision skips the hold.
     ON_HOLD: frozenset({READY, INCOMPLETE, NEEDS_ATTENTION}),
-    NEEDS_ATTENTION: frozenset({READY, INCOMPLETE, APPROVED, REJECTED, RETURNED, ON_HOLD, NEEDS_ATTENTION}),
+    NEEDS_ATTENTION: frozenset({READY, INCOMPLETE, APPROVED, REJECTED, RETURNED, ON_HOLD, NEEDS_ATTENTION, DONE}),
     APPROVED: frozenset(),
     REJECTED: frozenset(),
+    DONE: frozenset(),
 }
 
 
