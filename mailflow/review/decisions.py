@@ -271,7 +271,7 @@ def resume(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) ->
     review_items.recompute_state(item)
     states.check_transition(states.ON_HOLD, item.state)
     _bump_notification(item)
-    return DecisionResult(f"審査を再開しました（状態: {states.LABELS[item.state]}）")
+    return DecisionResult("審査を再開しました")
 
 
 def add_note(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -> DecisionResult:

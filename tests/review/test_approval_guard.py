@@ -110,3 +110,11 @@ def test_held_item_cli_refusal(cli):
     assert f"mailflow queue resume {number}" in message
     with sessions() as session:
         assert session.scalars(select(Mentor)).all() == []
+
+
+def test_resume_summary_states_once(cli, capsys):
+    services, _sessions, number = cli
+    run_cli(services.config, "queue", "hold", number)
+    capsys.readouterr()
+    run_cli(services.config, "queue", "resume", number)
+    assert capsys.readouterr().out.count("状態:") == 1
