@@ -104,10 +104,12 @@ def run_digest(context: JobContext, now: dt.datetime) -> bool:
     """Plan today's staff digest once the digest time has come; return whether a row was planned.
 
     A start-up before the digest time leaves the digest to the scheduled run, so that the
-    digest reports the state at the digest time.
+    digest reports the state at the digest time. On a day that is not a business day
+    (Tokyo) there is no digest, also when ``run --once`` calls this.
     """
     digest_time = parse_time_of_day(context.config.scheduler.digest_time)
-    if now.astimezone(TOKYO).time() < digest_time:
+    local = now.astimezone(TOKYO)
+    if local.time() < digest_time or not context.calendar.is_business_day(local.date()):
         return False
     with transaction(context.sessions) as session:
         return plan_staff_digest(session, context.config, context.renderer, now) is not None

@@ -116,6 +116,10 @@ def test_cases_taken_in(case_run):
 
 def test_second_run_changes_nothing(run):
     app = run[0]
-    intake, sent = app.run_once()
+    clock.set_now(FROZEN_NOW)
+    try:
+        intake, sent = app.run_once()
+    finally:
+        clock.set_now(None)
     assert intake.fetched == 0
     assert sent.sent == 0

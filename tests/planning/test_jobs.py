@@ -81,6 +81,13 @@ def test_digest_at_its_time(context, sessions) -> None:
     assert jobs.run_digest(context, tokyo("2027-03-10 09:00")) is True
 
 
+@pytest.mark.parametrize("moment", ["2027-03-13 09:30", "2027-03-22 09:30"])
+def test_digest_none_on_non_business_day(context, sessions, moment) -> None:
+    # A Saturday, and Monday 22 March 2027, the substitute holiday for Vernal Equinox Day.
+    add_mentor(sessions, "MM-1", dt.date(2027, 3, 31))
+    assert jobs.run_digest(context, tokyo(moment)) is False
+
+
 def test_locked_database_retried(monkeypatch) -> None:
     monkeypatch.setattr(jobs, "JOB_RETRY_SECONDS", 0)
     failures = [OperationalError("BEGIN", {}, Exception("database is locked"))] * 2

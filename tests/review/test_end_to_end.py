@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -23,6 +24,9 @@ from tests.review.builders import AUTHSERV_ID, PASS, STAFF, STAFF_LIST, staff_re
 pytestmark = pytest.mark.integration
 
 APPLICATION = "01-registration-complete"
+# A Monday at 08:30 in Tokyo: before the 09:00 staff digest, so the run mails only what
+# the application and the reply cause.
+MONDAY_MORNING = dt.datetime(2026, 12, 6, 23, 30, tzinfo=dt.timezone.utc)
 
 
 def _config(tmp_path, imap, smtp) -> Config:
@@ -50,6 +54,7 @@ def test_reply_approves_application(tmp_path, imap_server, smtp_server):  # noqa
     expected = json.loads((SAMPLE / "mailbox" / f"{APPLICATION}.json").read_text(encoding="utf-8"))
     applicant = expected["from"]["email"]
     app = App(_config(tmp_path, imap_server, smtp_server))
+    clock.set_now(MONDAY_MORNING)
     try:
         imap_server.append("intake", "INBOX", (SAMPLE / "mailbox" / f"{APPLICATION}.eml").read_bytes())
         app.run_once()
@@ -80,4 +85,5 @@ def test_reply_approves_application(tmp_path, imap_server, smtp_server):  # noqa
             assert mentor.registration_number in results[0].body_text
             assert item.state == "approved"
     finally:
+        clock.set_now(None)
         app.close()
