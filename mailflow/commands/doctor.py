@@ -36,6 +36,7 @@ from mailflow.db.session import make_engine
 from mailflow.errors import MailflowError
 from mailflow.outbound.templates import Renderer, TemplateError
 from mailflow.planning.digest import Digest, FailedMail, MentorLine, QuarantinedMessage, WaitingItem
+from mailflow.planning.events import EventLine
 from mailflow.planning.schedule import load_renewal_rules
 from mailflow.review import states
 from mailflow.review.commands import help_entries
@@ -207,6 +208,9 @@ def _planner_samples(config: Config, item: ReviewItem, mentor: Mentor) -> dict[s
                              "sender_address": "taro@example.jp", "sender_display": "山田 太郎 <taro@example.jp>",
                              "sent_at": "2026-12-14 10:00", "body": "応募できる年齢を教えてください。"}],
         "renewal_reminder": [{**reminder, "days_left": 30}, {**reminder, "days_left": 0}],
+        "event_notice": [{"bureau": config.bureau, "mentor": mentor, "event": event, "number": "E2026-0001",
+                          "event_days": ["2027年3月10日（水）", "2027年3月11日（木）"], "reply_by": "2027年2月24日（水）",
+                          "attachment_names": ["様式3.xlsx", "新現役交流会出席希望登録票（様式4）.xlsx"]}],
         "revocation_notice": [{"bureau": config.bureau, "mentor": mentor, "expires_on": "2030年3月31日（日）",
                                "effective_on": "2030年4月1日（月）"}],
         "staff_digest": [_digest_sample(config)],
@@ -253,7 +257,7 @@ def _notification_samples(base: dict[str, Any], mentor: Mentor, changes: list[di
         "reasons": ["件名に『登録申請』があります"], "commands": help_entries("registration"),
         "token_expires": "2027-03-14 10:00", "mentor": None, "mentor_expires_on": "", "match_label": "",
         "match_confirm": False, "changes": [], "effective_date": None, "withdrawal_reason": None,
-        "sender_check": None, "notice_lines": [],
+        "sender_check": None, "notice_lines": [], "event": None,
         "replies": [{"received_at": "2026-12-14 10:05", "lines": ["先日お送りした申請は取り下げます。"]}],
         "attached": ["登録申請書（様式1）: 申請書.xlsx（8,609 バイト）"], "attached_more": 2,
         "not_attached": ["その他のファイル: zeros.bin（0 バイト）: 空のファイル"], "not_attached_more": 95,
@@ -270,7 +274,14 @@ def _notification_samples(base: dict[str, Any], mentor: Mentor, changes: list[di
     }
     withdrawal = {**change_notice, "kind": "withdrawal", "kind_label": "登録取り消しの申し出", "sender_check": None,
                   "withdrawal_reason": "一身上の都合", "changes": changes, "effective_date": "2027年1月1日"}
-    return [registration, change_notice, withdrawal]
+    event = {"number": "E2026-0001", "name": "新現役交流会", "host": "テスト商工会議所", "venue": "会議室",
+             "days": ["2027年3月10日（水）"], "company_count": 15, "problems": ["開催日を読み取れませんでした"],
+             "window_start": "2027年1月20日（水）", "window_end": "2027年2月3日（水）",
+             "planned_send_date": "2027年1月20日（水）", "send_time": "09:00", "active_mentors": 120}
+    challenge_list = {**registration, "kind": "challenge_list", "kind_label": "課題一覧", "checklist": [],
+                      "form_rows": [], "career_lines": [], "unreadable_fields": [], "event": event,
+                      "commands": help_entries("challenge_list")}
+    return [registration, change_notice, withdrawal, challenge_list]
 
 
 def _digest_sample(config: Config) -> dict[str, Any]:
@@ -279,7 +290,12 @@ def _digest_sample(config: Config) -> dict[str, Any]:
     line = MentorLine(1, "MM-2026-0001", "山田 太郎", dt.date(2027, 3, 31), "更新申請中")
     digest = Digest(day=day, waiting=[waiting], attention=[waiting], held=[line], ending=[line], revoked=[line],
                     failed=[FailedMail(1, "receipt", day, 550, "mailbox unavailable")],
-                    quarantined=[QuarantinedMessage(1, day, "解析できません")])
+                    quarantined=[QuarantinedMessage(1, day, "解析できません")],
+                    events_waiting=[EventLine(1, "E2026-0001", "新現役交流会", dt.date(2027, 3, 10),
+                                              dt.date(2027, 1, 20), dt.date(2027, 2, 3)),
+                                    EventLine(2, "E2026-0002", "新現役交流会", None, None, None, "開催日が不明です")],
+                    events_missed=[EventLine(3, "E2026-0003", "新現役交流会", dt.date(2027, 1, 10),
+                                             dt.date(2026, 11, 20), dt.date(2026, 12, 4))])
     return {"bureau": config.bureau, "digest": digest, "day": format_japanese_date(day), "kind_labels": KIND_LABELS,
             "state_labels": states.LABELS, "japanese_date": format_japanese_date}
 

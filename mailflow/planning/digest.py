@@ -3,8 +3,9 @@
 The digest lists open review items with their age against the review target (overdue
 first), items needing attention, expired mentors whose revocation is held, registrations
 ending this month, failed mailings, quarantined messages and the mentors revoked since the
-previous digest. A day with nothing to report gets no digest. The key
-``staff-digest:<date>`` keeps it to one a day.
+previous digest. It also lists approved events whose notices wait for their send date,
+and events whose notice window ended with no notice planned. A day with nothing to
+report gets no digest. The key ``staff-digest:<date>`` keeps it to one a day.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from mailflow.db.models import InboundMessage, Mentor, MentorHistory, Outbox, Re
 from mailflow.outbound.compose import AUTO_GENERATED, Draft
 from mailflow.outbound.outbox import enqueue
 from mailflow.outbound.templates import Renderer
+from mailflow.planning.events import EventLine, digest_lines
 from mailflow.planning.expiry import HOLD_RENEWAL_APPROVED, REVOKED, held_revocations
 from mailflow.planning.renewals import ACTIVE, applications_by_mentor, application_window_start, for_period
 from mailflow.registry.mentors import reason_wording
+from mailflow.review import events as event_review
 from mailflow.review import states
 from mailflow.review.mailings import KIND_LABELS
 
@@ -116,11 +119,14 @@ class Digest:
     quarantined: list[QuarantinedMessage] = field(default_factory=list)
     revoked: list[MentorLine] = field(default_factory=list)
     unfiled: list[UnfiledMessage] = field(default_factory=list)
+    events_waiting: list[EventLine] = field(default_factory=list)
+    events_missed: list[EventLine] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         """Return whether there is nothing to report."""
         return not (self.waiting or self.attention or self.held or self.ending or self.failed
-                    or self.quarantined or self.revoked or self.unfiled)
+                    or self.quarantined or self.revoked or self.unfiled or self.events_waiting
+                    or self.events_missed)
 
 
 def digest_key(day: dt.date) -> str:
@@ -193,6 +199,8 @@ def collect_digest(session: Session, config: Config, now: dt.datetime, since: dt
         )
     ]
     digest.revoked = _revoked_since(session, since, now)
+    digest.events_waiting, digest.events_missed = digest_lines(session, config, event_review.load_calendar(config),
+                                                               today)
     digest.unfiled = [
         UnfiledMessage(row.id, _tokyo_date(row.received_at), row.sender_address or "", (row.subject or "")[:80])
         for row in session.scalars(

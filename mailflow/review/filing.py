@@ -20,6 +20,7 @@ from mailflow.intake.findings import DOCUMENT_ROLES, Analysis, DocumentFinding, 
 from mailflow.intake.privacy import mask_individual_numbers
 from mailflow.registry.mentors import match_mentor
 from mailflow.registry.period import late_renewal_warning
+from mailflow.review import events as event_review
 from mailflow.review import filing_checks
 from mailflow.review import items as review_items
 from mailflow.review import receipt_batches
@@ -57,8 +58,8 @@ def file_analysis(session: Session, config: Config, store: DocumentStore, inboun
         return FilingResult(item=None, folder="processed")
 
     if analysis.kind == "challenge_list" and analysis.decision == "process":
-        _file_event(session, config, store, inbound, analysis)
-        return FilingResult(item=None, folder="processed")
+        event = _file_event(session, config, store, inbound, analysis)
+        return FilingResult(item=session.get(ReviewItem, event.item_id), folder="processed", created=True)
 
     if analysis.kind in review_items.APPLICATION_KINDS or (_has_documents(analysis) and analysis.decision == "process"):
         return _file_application(session, config, store, inbound, analysis, sender)
@@ -244,13 +245,18 @@ def _document_row(store: DocumentStore, inbound: InboundMessage, item: ReviewIte
 
 def _file_event(session: Session, config: Config, store: DocumentStore, inbound: InboundMessage,
                 analysis: Analysis) -> Event:
-    """Create a draft event from a host's challenge list; staff review it before any notice."""
+    """Create a draft event from a host's challenge list, and the review item staff decide it by.
+
+    The host's receipt is planned from the event (``receipt_due_at``), never from the item.
+    """
     message = analysis.message
     record = analysis.details.get("event") or {}
     days = sorted(dt.date.fromisoformat(day) for day in record.get("days", []) if day)
+    item = review_items.create_item(session, event_review.ITEM_KIND, message.from_.address if message.from_ else None,
+                                    message.from_.name if message.from_ else None, config.staff.token_days)
     document = None
     for finding in analysis.documents:
-        row = _document_row(store, inbound, None, finding)
+        row = _document_row(store, inbound, item, finding)
         session.add(row)
         if finding.role == "challenge_list" and document is None:
             document = row
@@ -272,8 +278,11 @@ def _file_event(session: Session, config: Config, store: DocumentStore, inbound:
     )
     session.add(event)
     session.flush()
-    session.add(AuditEntry(actor="mailflow", action="event_drafted", source_message_id=message.message_id,
+    session.add(AuditEntry(item_id=item.id, actor="mailflow", action="event_drafted",
+                           source_message_id=message.message_id,
                            detail={"event_id": event.id, "inbound_id": inbound.id}))
+    _merge_findings(item, analysis)
+    event_review.link_event_item(session, config, item, event, inbound)
     logger.info("event drafted event=%s inbound=%s companies=%s", event.id, inbound.id, len(event.companies))
     return event
 

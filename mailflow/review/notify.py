@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from mailflow import clock
 from mailflow.db.models import InboundMessage, Mentor, ReviewItem
 from mailflow.intake.findings import DOCUMENT_LABELS, DOCUMENT_ROLES
+from mailflow.review import events as event_review
 from mailflow.review import items as review_items
 from mailflow.review import states
 from mailflow.review.commands import help_entries
@@ -119,7 +120,7 @@ def notification_context(session: Session, services: Services, item: ReviewItem)
         "token_expires": _tokyo(item.token_expires_at),
         "mentor": None, "mentor_expires_on": "", "match_label": "", "match_confirm": False,
         "changes": [], "effective_date": None, "withdrawal_reason": None,
-        "sender_check": None, "notice_lines": [],
+        "sender_check": None, "notice_lines": [], "event": None,
         "replies": [{"received_at": _tokyo(_parse_time(reply.get("received_at"))), "lines": list(reply.get("lines") or [])}
                     for reply in details.get("replies") or []],
     }
@@ -140,6 +141,8 @@ def notification_context(session: Session, services: Services, item: ReviewItem)
         context["withdrawal_reason"] = withdrawal_reason(session, services, item)
     if item.kind in PROVENANCE_KINDS:
         context["sender_check"] = item_sender_provenance(session, services, item)
+    if item.kind == event_review.ITEM_KIND:
+        context["event"] = event_review.notification_values(session, services, item)
     return context
 
 
