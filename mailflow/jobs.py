@@ -28,6 +28,7 @@ from mailflow.config import Config
 from mailflow.db.session import transaction
 from mailflow.outbound.templates import Renderer
 from mailflow.planning.digest import plan_staff_digest
+from mailflow.planning.events import NoticeStats, plan_event_notices
 from mailflow.planning.expiry import ExpiryStats, revoke_expired
 from mailflow.planning.renewals import ReminderStats, cancel_void_reminders, plan_renewal_reminders
 from mailflow.planning.schedule import RenewalRules, load_renewal_rules
@@ -53,6 +54,7 @@ EXPIRY_JOB = "registry_expiry"
 DIGEST_JOB = "staff_digest"
 PLAN_AND_SEND_JOB = "plan_and_send"
 RETENTION_JOB = "retention_purge"
+EVENTS_JOB = "event_notices"
 # Purges run at night, when staff are not reading the documents they remove.
 RETENTION_TIME = dt.time(2, 30)
 
@@ -113,6 +115,12 @@ def run_digest(context: JobContext, now: dt.datetime) -> bool:
         return False
     with transaction(context.sessions) as session:
         return plan_staff_digest(session, context.config, context.renderer, now) is not None
+
+
+def run_event_notices(app: App, calendar: BusinessCalendar, now: dt.datetime) -> NoticeStats:
+    """Plan the event notices due at ``now``: daily at ``events.send_time`` and at start-up."""
+    with transaction(app.sessions) as session:
+        return plan_event_notices(session, app, calendar, now)
 
 
 def run_send_guard(context: JobContext, now: dt.datetime) -> int:
@@ -176,10 +184,11 @@ def _guarded(name: str, stopping: threading.Event, func: Callable[[dt.datetime],
 
 
 def run_registry_planners(app: App) -> None:
-    """Run the reminder, expiry, digest, retention and send-guard planners once, at ``clock.now()``."""
+    """Run the reminder, event notice, expiry, digest, retention and send-guard planners once, at ``clock.now()``."""
     context = JobContext.load(app.config, app.sessions, app.renderer)
     now = clock.now()
     run_reminders(context, now)
+    run_event_notices(app, context.calendar, now)
     run_expiry(context, now)
     run_digest(context, now)
     run_retention_job(app, now)
@@ -214,6 +223,10 @@ def build_scheduler(app: App, stopping: threading.Event) -> BackgroundScheduler:
         next_run_time=clock.now(),
     )
     add_registry_jobs(scheduler, context, stopping)
+    scheduler.add_job(
+        clocked_job(_guarded(EVENTS_JOB, stopping, lambda now: run_event_notices(app, context.calendar, now))),
+        weekday_trigger(app.config.events.send_time, "*"), id=EVENTS_JOB, name=EVENTS_JOB, next_run_time=clock.now(),
+    )
     scheduler.add_job(
         clocked_job(_guarded(RETENTION_JOB, stopping, lambda now: run_retention_job(app, now))),
         weekday_trigger(RETENTION_TIME, "*"), id=RETENTION_JOB, name=RETENTION_JOB, next_run_time=clock.now(),

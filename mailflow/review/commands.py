@@ -23,7 +23,7 @@ from mailflow.intake.quoting import strip_quotes
 APPLICATION_KINDS = frozenset({"registration", "renewal"})
 # Kinds of item that may have nothing to decide: staff close them with 完了.
 CLOSABLE_KINDS = frozenset({"inquiry", "other", "attendance_form", "change_notice"})
-DECISION_KINDS = frozenset({"registration", "renewal", "change_notice", "withdrawal"})
+DECISION_KINDS = frozenset({"registration", "renewal", "change_notice", "withdrawal", "challenge_list"})
 
 # Words staff write for each checklist document, NFKC and without spaces.
 DOCUMENT_WORDS = {
