@@ -109,7 +109,7 @@ def register_mentor(session: Session, values: dict[str, Any], period: Period, ac
     if existing is not None:
         raise RegistryError(
             f"同じ氏名・生年月日のメンターが登録済みです（登録番号 {existing.registration_number}）。"
-            "更新の申請として扱うか、登録簿を確認してください",
+            "この申請は却下して更新の申請を求めるか、別人であれば登録簿を確認してください",
             mentor_id=existing.id,
         )
     mentor = Mentor(
