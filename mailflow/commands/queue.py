@@ -1,7 +1,7 @@
 """``mailflow queue``: the review queue as staff see it from the command line, and their decisions.
 
-``approve``, ``reject``, ``return``, ``received``, ``resubmit``, ``hold``, ``resume`` and
-``note`` apply the same commands as a staff reply, through the same functions, so the
+``approve``, ``reject``, ``return``, ``received``, ``resubmit``, ``hold``, ``resume``,
+``note`` and ``done`` apply the same commands as a staff reply, through the same functions, so the
 effects and the audit trail are the same; the actor is the OS user or ``--actor``.
 """
 
