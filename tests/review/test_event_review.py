@@ -1,0 +1,85 @@
+"""Decisions on challenge list items: approval, the guard of an ended window, rejection."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from mailflow import clock
+from mailflow.db.models import Event, InboundMessage, Outbox
+from mailflow.review import events as event_review
+from mailflow.review import items as review_items
+from mailflow.review import states
+from tests.review.builders import apply_line, refusal_of
+
+HOST = "tanto@test-cci.example.jp"
+# The sample event of 11-challenge-list: its notice window runs from 2027-01-20 to 2027-02-03.
+DAYS = ["2027-03-10", "2027-03-11"]
+WINDOW_END = dt.date(2027, 2, 3)
+
+
+@pytest.fixture(autouse=True)
+def release_clock():
+    yield
+    clock.set_now(None)
+
+
+def filed_event(session, services, days: list[str], problems: list[str] | None = None):
+    """File a draft event with its item the way intake does; return (item, event)."""
+    item = review_items.create_item(session, event_review.ITEM_KIND, HOST, "山本 真理", 90)
+    inbound = InboundMessage(source="test", message_id="<host-1@example.jp>", raw_sha256="1" * 64, raw=b"",
+                             size=0, sender_address=HOST, state="processed", references=[])
+    event = Event(state=event_review.DRAFT, name="テスト交流会", host="テスト商工会議所", days=days,
+                  first_day=dt.date.fromisoformat(days[0]) if days else None, companies=[{"number": 1}],
+                  problems=problems or [])
+    session.add_all([inbound, event])
+    session.flush()
+    event_review.link_event_item(session, services.config, item, event, inbound)
+    session.flush()
+    return item, event
+
+
+def at_tokyo(day: dt.date, hour: int = 10) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=clock.TOKYO)
+
+
+def test_approve_event_in_window(session, services):
+    clock.set_now(at_tokyo(dt.date(2026, 12, 21)))
+    item, event = filed_event(session, services, DAYS)
+    assert item.state == states.READY
+    result = apply_line(session, services, item, "承認")
+    assert event.state == event_review.APPROVED
+    assert item.state == states.APPROVED
+    assert "2027年1月20日（水） 09:00" in result.summary
+
+
+def test_ended_window_needs_confirmation(session, services):
+    clock.set_now(at_tokyo(dt.date(2026, 12, 21)))
+    item, event = filed_event(session, services, DAYS)
+    clock.set_now(at_tokyo(WINDOW_END + dt.timedelta(days=1)))
+    message = refusal_of(session, services, item, "承認")
+    assert event_review.window_ended_reason(WINDOW_END) in message
+    assert event.state == event_review.DRAFT
+    apply_line(session, services, item, "承認 確認済")
+    assert event.state == event_review.APPROVED
+
+
+def test_unread_days_need_confirmation(session, services):
+    clock.set_now(at_tokyo(dt.date(2026, 12, 21)))
+    item, event = filed_event(session, services, [], problems=["開催日を読み取れませんでした"])
+    assert item.state == states.NEEDS_ATTENTION
+    message = refusal_of(session, services, item, "承認")
+    assert "開催日を読み取れませんでした" in message
+    apply_line(session, services, item, "承認 確認済")
+    assert event.state == event_review.APPROVED
+
+
+def test_reject_event_mails_nobody(session, services):
+    clock.set_now(at_tokyo(dt.date(2026, 12, 21)))
+    item, event = filed_event(session, services, DAYS)
+    apply_line(session, services, item, "却下 日程が重複しています")
+    assert event.state == event_review.REJECTED
+    assert item.state == states.REJECTED
+    assert session.scalars(select(Outbox)).all() == []
