@@ -34,7 +34,7 @@ from mailflow.review.approval import (
     registry_address,
 )
 from mailflow.review.commands import ParsedCommand
-from mailflow.review.mailings import Services, period_words, plan_applicant_mail, plan_mentor_mail
+from mailflow.review.mailings import KIND_LABELS, Services, period_words, plan_applicant_mail, plan_mentor_mail
 from mailflow.review.mentor_items import (
     approve_change_notice,
     approve_withdrawal,
@@ -82,7 +82,8 @@ def apply_command(context: DecisionContext, item: ReviewItem, parsed: ParsedComm
     """
     command = parsed.command
     if not command.applies_to(item.kind):
-        raise DecisionError(f"「{command.usage}」はこの種類の案件（{item.kind}）には使えません", command=command.name)
+        raise DecisionError(f"「{command.usage}」はこの種類の案件（{KIND_LABELS.get(item.kind, item.kind)}）には使えません",
+                            command=command.name)
     if item.state == states.ON_HOLD and not command.allowed_on_hold:
         raise DecisionError(hold_refusal(item, command, context.channel), item_id=item.id, command=command.name)
     state_from = item.state

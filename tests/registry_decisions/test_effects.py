@@ -256,6 +256,6 @@ def test_note_kept_on_item(session, services):
 
 
 def test_command_for_other_kind_fails(session, services):
-    item = make_item(session, services, kind="challenge_list")
-    with pytest.raises(MailflowError):
+    item = make_item(session, services, kind="inquiry")
+    with pytest.raises(MailflowError, match="問い合わせ"):
         _apply(session, services, item, "承認")
