@@ -32,9 +32,9 @@ from mailflow.config import Config
 from mailflow.db.models import Document, Event, Mentor, Outbox
 from mailflow.outbound.compose import AUTO_GENERATED, Draft, OutgoingAttachment
 from mailflow.outbound.outbox import enqueue
-from mailflow.planning.receipts import event_number
 from mailflow.planning.schedule import NoticeWindow
 from mailflow.review import events as event_review
+from mailflow.review.items import event_number
 from mailflow.review.mailings import Services
 from mailflow.storage import StorageError
 

@@ -88,7 +88,7 @@ def plan_event_receipts(session: Session, config: Config, renderer: Renderer, fl
         subject, body = renderer.render(
             "receipt_challenge_list",
             bureau=config.bureau,
-            number=event_number(event),
+            number=review_items.event_number(event),
             recipient_name=event.sender_name or "ご担当者",
             event=event,
             event_days=[_japanese_date(day) for day in event.days or []],
@@ -99,12 +99,6 @@ def plan_event_receipts(session: Session, config: Config, renderer: Renderer, fl
         enqueue(session, config, draft, kind="receipt_challenge_list", event_id=event.id)
         planned += 1
     return planned
-
-
-def event_number(event: Event) -> str:
-    """Return the receipt number of a challenge list, e.g. ``"E2026-0003"``."""
-    created = clock.as_utc(event.created_at) or clock.now()
-    return f"E{review_items.fiscal_year(created.astimezone(clock.TOKYO).date())}-{event.id:04d}"
 
 
 def _plan_one(session: Session, config: Config, renderer: Renderer, item: ReviewItem,

@@ -19,13 +19,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailflow import clock
-from mailflow.calendar import BusinessCalendar, format_japanese_date, load_calendar_rules
+from mailflow.calendar import (
+    BusinessCalendar,
+    format_japanese_date,
+    load_calendar_rules,
+)
 from mailflow.config import Config
 from mailflow.db.models import AuditEntry, Event, InboundMessage, Mentor, ReviewItem
 from mailflow.errors import MailflowError
-from mailflow.planning.receipts import event_number
 from mailflow.planning.schedule import NoticeWindow, notice_window
 from mailflow.review import items as review_items
+from mailflow.review.items import event_number
 from mailflow.review.mailings import Services
 
 logger = logging.getLogger(__name__)

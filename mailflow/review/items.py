@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailflow import clock
-from mailflow.db.models import ReviewItem
+from mailflow.db.models import Event, ReviewItem
 from mailflow.intake.findings import DOCUMENT_ROLES
 from mailflow.review import states
 
@@ -37,6 +37,12 @@ def assign_number(item: ReviewItem) -> None:
     """Give a flushed item its receipt number, e.g. ``"2026-0012"`` (fiscal year and id)."""
     created = clock.as_utc(item.created_at) or clock.now()
     item.number = f"{fiscal_year(created.astimezone(clock.TOKYO).date())}-{item.id:04d}"
+
+
+def event_number(event: Event) -> str:
+    """Return the receipt number of a challenge list, e.g. ``"E2026-0003"``."""
+    created = clock.as_utc(event.created_at) or clock.now()
+    return f"E{fiscal_year(created.astimezone(clock.TOKYO).date())}-{event.id:04d}"
 
 
 def create_item(session: Session, kind: str, sender_address: str | None, sender_name: str | None,
