@@ -249,11 +249,8 @@ class App:
                                    detail={"inbound_id": inbound.id, "reason": reason}))
             logger.warning("message quarantined inbound=%s", inbound.id)
             return
-        if analysis.kind != "staff_reply" and analysis.decision == "process" and self._from_staff(analysis):
-            # Staff mail is a command or nothing: a reply that lost its token is refused
-            # and reported to staff, never filed as an application and answered.
-            analysis.kind = "staff_reply"
-            inbound.kind = "staff_reply"
+        if self._from_staff(analysis):
+            self._as_staff_mail(inbound, analysis)
         result = file_analysis(session, self.config, self.store, inbound, analysis)
         inbound.state = "auto" if result.folder == "auto" else "processed"
         inbound.folder = result.folder
@@ -268,6 +265,22 @@ class App:
                                    detail={"inbound_id": inbound.id, "parts": analysis.remove_parts}))
         logger.info("message stored inbound=%s kind=%s decision=%s folder=%s",
                     inbound.id, inbound.kind, inbound.decision, inbound.folder)
+
+    @staticmethod
+    def _as_staff_mail(inbound: InboundMessage, analysis: Analysis) -> None:
+        """Treat mail from a staff address as a command or nothing, never as an application.
+
+        A reply that lost its token is refused and reported to staff, never filed and
+        answered. An automatic reply that only its subject gives away (「自動応答:」) is
+        set aside like any automatic reply: filing it would notify all staff of it, and
+        their own out-of-office replies to that notice would loop.
+        """
+        if analysis.kind == "staff_reply" or analysis.decision in ("ignore_auto_reply", "bounce"):
+            return
+        if analysis.kind == "auto_reply":
+            analysis.decision = inbound.decision = "ignore_auto_reply"
+            return
+        analysis.kind = inbound.kind = "staff_reply"
 
     def _from_staff(self, analysis: Analysis) -> bool:
         sender = analysis.message.from_.address.lower() if analysis.message.from_ else ""

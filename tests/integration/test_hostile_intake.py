@@ -225,6 +225,16 @@ def test_staff_out_of_office_does_not_loop(tmp_path):
     assert len(reports) == 1
 
 
+def test_staff_out_of_office_by_subject_set_aside(tmp_path):
+    run = Run(tmp_path)
+    sent = run.take_in(text_mail(STAFF, "自動応答: [MFT1JZSKJ32K] 審査依頼 2026-0006", "不在です",
+                                 index=80))
+    inbound = run.inbound("<hostile-80@example.net>")
+    assert inbound.folder == "auto"
+    assert inbound.item_id is None
+    assert [message for message in sent if "日次のまとめ" not in message["subject"]] == []
+
+
 def test_utf8_headers_filed_without_answer_to_utf8_address(tmp_path):
     run = Run(tmp_path)
     utf8 = ("From: 山田 <やまだ@例え.jp>\r\nTo: intake@bureau.example.jp\r\nSubject: 登録申請\r\n"
