@@ -39,6 +39,10 @@ DRAFT = "draft"
 APPROVED = "approved"
 REJECTED = "rejected"
 ACTIVE_MENTOR = "active"
+# Event days outside these years are typing errors such as 「0001年」 or 「9999年」. The
+# notice window of such a day can leave the range of datetime.date, so none is computed.
+EARLIEST_EVENT_YEAR = 2000
+LATEST_EVENT_YEAR = 2100
 
 
 class EventReviewError(MailflowError):
@@ -50,9 +54,23 @@ def load_calendar(config: Config) -> BusinessCalendar:
     return BusinessCalendar(load_calendar_rules(config.rules_dir))
 
 
+def split_event_days(days: list[dt.date]) -> tuple[list[dt.date], list[dt.date]]:
+    """Split ``days`` into (days from EARLIEST_EVENT_YEAR to LATEST_EVENT_YEAR, days outside), each sorted."""
+    inside = sorted(day for day in days if EARLIEST_EVENT_YEAR <= day.year <= LATEST_EVENT_YEAR)
+    outside = sorted(day for day in days if not EARLIEST_EVENT_YEAR <= day.year <= LATEST_EVENT_YEAR)
+    return inside, outside
+
+
+def out_of_range_reason(days: list[dt.date]) -> str:
+    """Return the event problem for event days outside the years a notice window is computed for."""
+    listed = "、".join(f"{day.year}年{day.month}月{day.day}日" for day in days)
+    return (f"開催日が範囲外です（{listed}）。{EARLIEST_EVENT_YEAR}年から{LATEST_EVENT_YEAR}年までの日付ではないため、"
+            "開催案内を送る期間を計算できません。開催機関に訂正した課題一覧を依頼してください")
+
+
 def event_window(event: Event, calendar: BusinessCalendar) -> NoticeWindow | None:
-    """Return the notice window of ``event``, or None when none of its days could be read."""
-    days = [dt.date.fromisoformat(day) for day in event.days or [] if day]
+    """Return the notice window of ``event``, or None when none of its days could be read or is in range."""
+    days, _ = split_event_days([dt.date.fromisoformat(day) for day in event.days or [] if day])
     return notice_window(days, calendar) if days else None
 
 

@@ -251,7 +251,8 @@ def _file_event(session: Session, config: Config, store: DocumentStore, inbound:
     """
     message = analysis.message
     record = analysis.details.get("event") or {}
-    days = sorted(dt.date.fromisoformat(day) for day in record.get("days", []) if day)
+    days, far_days = event_review.split_event_days(
+        [dt.date.fromisoformat(day) for day in record.get("days", []) if day])
     item = review_items.create_item(session, event_review.ITEM_KIND, message.from_.address if message.from_ else None,
                                     message.from_.name if message.from_ else None, config.staff.token_days)
     document = None
@@ -262,7 +263,9 @@ def _file_event(session: Session, config: Config, store: DocumentStore, inbound:
             document = row
     session.flush()
     problems = list(record.get("defects") or [])
-    if not days:
+    if far_days:
+        problems.append(event_review.out_of_range_reason(far_days))
+    elif not days:
         problems.append("開催日を読み取れませんでした")
     if document is None or not record:
         problems.append("参加企業課題一覧（様式3）を読み取れませんでした")
