@@ -201,6 +201,8 @@ def _refuse(session: Session, services: Services, inbound: InboundMessage, messa
 
 
 STAFF_ANSWER_KINDS = ("staff_refusal", "staff_help", "staff_confirmation")
+# Help mails (the list of valid commands) one staff address gets in an hour at most.
+HELP_MAILS_PER_HOUR = 3
 
 
 def _replies_to_staff_answer(session: Session, message: Message) -> bool:
@@ -221,11 +223,23 @@ def _refusal_reports_left(session: Session, services: Services) -> bool:
     return (sent or 0) < services.config.staff.refusal_reports_per_hour
 
 
+def _help_mails_last_hour(session: Session, sender: str) -> int:
+    """Return how many help mails went to ``sender`` in the last hour."""
+    since = clock.now() - dt.timedelta(hours=1)
+    recipients = session.scalars(select(Outbox.recipients).where(Outbox.kind == "staff_help",
+                                                                 Outbox.created_at >= since))
+    return sum(1 for listed in recipients if sender.lower() in {address.lower() for address in listed or []})
+
+
 def _answer_help(session: Session, services: Services, inbound: InboundMessage, message: Message, sender: str,
                  item: ReviewItem, problem: str, line: str) -> None:
     if _replies_to_staff_answer(session, message):
         # Help sent in answer to our own help mail would loop with an out-of-office reply.
         logger.info("staff help skipped inbound=%s reason=reply_to_our_answer", inbound.id)
+        return
+    if _help_mails_last_hour(session, sender) >= HELP_MAILS_PER_HOUR:
+        # Out-of-office replies to many notifications at once would each get help.
+        logger.info("staff help skipped inbound=%s reason=hourly_limit", inbound.id)
         return
     plan_staff_answer(session, services, sender, message.message_id, "staff_help", f"staff-help:{inbound.id}", item,
                       problem=problem, line=line, commands=help_entries(item.kind),

@@ -13,7 +13,7 @@ from mailflow.review import states
 from mailflow.review.approval import UNSTATED_ATTENTION, check_approval
 from mailflow.review.commands import DOCUMENT_NAMES, ParsedCommand, parse_command
 from mailflow.review.decisions import DecisionContext, apply_command
-from mailflow.review.replies import handle_staff_reply
+from mailflow.review.replies import HELP_MAILS_PER_HOUR, handle_staff_reply
 from tests.review.builders import STAFF, make_item, staff_reply, store_reply
 
 ATTENTION = "本人確認書類に個人番号が写っていたため、保存していません"
@@ -158,3 +158,15 @@ def test_change_notice_attention_refused(session, services):
     message = _refusal(session, services, item, "承認")
     assert ATTENTION in message
     assert "届いていません" not in message
+
+
+def test_help_mails_capped_per_hour(session, services):
+    item = _without_identity(session, services)
+    for index in range(HELP_MAILS_PER_HOUR + 2):
+        raw = staff_reply(f"RE: [{item.token}] 要確認", "ただいま不在にしております。",
+                          message_id=f"<away-{index}@bureau.example.jp>")
+        inbound, analysis = store_reply(session, raw)
+        handle_staff_reply(session, services, inbound, analysis)
+        session.flush()
+    answers = session.scalars(select(Outbox).where(Outbox.kind == "staff_help")).all()
+    assert len(answers) == HELP_MAILS_PER_HOUR
