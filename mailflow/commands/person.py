@@ -18,7 +18,7 @@ from mailflow.db.session import transaction
 from mailflow.privacy.erase import erase_person
 from mailflow.privacy.export import export_person
 from mailflow.privacy.mailbox_copies import pending_count
-from mailflow.privacy.person import Lookup, find_person
+from mailflow.privacy.person import Lookup, Person, find_person
 from mailflow.privacy.retention import outbox_folder
 
 QUERY_HELP = "メールアドレス、登録番号（例 MM-2026-0001）または受付番号（例 2026-0012）"
@@ -77,19 +77,31 @@ def run_erase(args: argparse.Namespace, config: Config) -> int:
         lookup = find_person(session, args.query)
         if lookup.person is None:
             return _not_resolved(args.query, lookup)
+        targets = target_lines(lookup.person)
         summary = erase_person(session, services.store, services.key, lookup.person,
                                args.actor or getpass.getuser(), outbox_dir, dry_run=args.dry_run)
     counts = (f"登録簿 {summary.mentors} 件、案件 {summary.items} 件、書類 {summary.documents} 件、"
               f"受信メール {summary.mails_received} 通、送信メール {summary.mails_sent} 通、記録 {summary.audit_entries} 件")
     if summary.dry_run:
         print(f"削除・匿名化の対象: {counts}（--dry-run のため何も変えていません）")
+        print("\n".join(targets))
         return 0
     print(f"削除・匿名化しました: {counts}")
+    print("\n".join(targets))
     with sessions() as session:
         waiting = pending_count(session)
     if waiting:
         print(f"メールボックスの写し {waiting} 通は、次の受信処理で削除します")
     return 0
+
+
+def target_lines(person: Person) -> list[str]:
+    """Return one line per registry entry and item of ``person``, so staff see whom the erasure reaches."""
+    lines = [f"  登録番号 {mentor.registration_number or '-'} {mentor.name or ''} <{mentor.email or ''}>"
+             for mentor in person.mentors]
+    lines.extend(f"  受付番号 {item.number} {item.applicant_name or item.sender_name or '(氏名なし)'}"
+                 f" 差出人 <{item.sender_address or ''}>" for item in person.items)
+    return lines
 
 
 def _not_resolved(query: str, lookup: Lookup) -> int:

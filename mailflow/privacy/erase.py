@@ -5,8 +5,9 @@ What happens to each kind of row:
 - documents: purged (file, stored raw part), and the row keeps only role, size and dates;
 - received mail: the stored raw is deleted, with sender and subject, and its mailbox
   copy is deleted at the watcher's next intake pass;
-- review items: names, addresses, form values and details are cleared; state,
-  checklist and dates stay, so the bureau's counts still add up;
+- review items: names, addresses, form values and details are cleared; checklist and
+  dates stay, so the bureau's counts still add up. An open item is closed as 完了
+  (decision ``erased``), because nobody is left to review, answer or remind;
 - registry entries: every personal column is cleared, and an active registration ends
   as withdrawn. The registration number stays, so that it is never given out again;
 - registry history: the old and new values of personal fields are cleared;
@@ -35,6 +36,7 @@ from mailflow.privacy.person import PERSONAL_FIELDS, Person
 from mailflow.privacy.purge import ERASURE, WRITTEN_FILE, purge_documents
 from mailflow.privacy.stored_mail import replace_stored_raw
 from mailflow.registry.mentors import ACTIVE, WITHDRAWN
+from mailflow.review import states
 from mailflow.storage import DocumentStore
 
 logger = logging.getLogger(__name__)
@@ -140,6 +142,11 @@ def _erase_item(item) -> None:
     item.warnings = [{"code": warning.get("code"), "message": warning.get("message"), "values": {}}
                      for warning in item.warnings or []]
     item.decision_reason = None
+    if item.state in states.OPEN:
+        item.state = states.DONE
+        item.decision = "erased"
+        item.decided_at = clock.now()
+        item.token_expires_at = clock.now()
 
 
 def _erase_mentor(mentor) -> None:

@@ -278,6 +278,15 @@ def test_erase_withdraws_mentor(app):
         assert mentor.registration_number == number
 
 
+def test_erase_closes_open_item(app):
+    number = receipt_number(app)
+    erase(app)
+    with transaction(app.sessions) as session:
+        item = session.scalars(select(ReviewItem).where(ReviewItem.number == number)).one()
+        assert (item.state, item.decision) == ("done", "erased")
+        assert item.token_expires_at is not None
+
+
 def test_planning_after_erase(app):
     erase(app)
     assert app.plan(flush=True) >= 0
@@ -297,6 +306,16 @@ def test_cli_ambiguous_lists(app, tmp_path, capsys):
     assert "複数の人が該当する" in output
     assert "2026-0999" in output
     assert database_hits(app.engine, forms_of([EXPECTED["applicant"]["address"]]), app.key) != []
+
+
+def test_cli_dry_run_lists_items(app, tmp_path, capsys):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[paths]\ndata_dir = "{tmp_path / "data"}"\n[database]\nurl = "{app.config.database.url}"\n',
+                      encoding="utf-8")
+    assert main(["--config", str(config), "person", "erase", EMAIL_ADDRESS, "--dry-run"]) == 0
+    output = capsys.readouterr().out
+    assert f"受付番号 {receipt_number(app)} " in output
+    assert f"差出人 <{EMAIL_ADDRESS}>" in output
 
 
 def test_cli_export_writes_zip(app, tmp_path, capsys):
