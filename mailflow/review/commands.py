@@ -22,7 +22,7 @@ from mailflow.intake.quoting import strip_quotes
 
 APPLICATION_KINDS = frozenset({"registration", "renewal"})
 # Kinds of item that may have nothing to decide: staff close them with 完了.
-CLOSABLE_KINDS = frozenset({"inquiry", "other", "attendance_form", "change_notice"})
+CLOSABLE_KINDS = frozenset({"inquiry", "other", "attendance_form", "change_notice", "challenge_list"})
 DECISION_KINDS = frozenset({"registration", "renewal", "change_notice", "withdrawal", "challenge_list"})
 
 # Words staff write for each checklist document, NFKC and without spaces.
@@ -249,7 +249,8 @@ class Revoke(Command):
 @REGISTRY.register
 class Done(Command):
     name = "done"
-    description = ("対応を終えた問い合わせ・その他の案件、変更内容を読み取れなかった変更届を完了にします"
+    description = ("対応を終えた問い合わせ・その他の案件、変更内容を読み取れなかった変更届、"
+                   "開催案内を送らない課題一覧を完了にします"
                    "（申請者にはメールを送りません。あとに続けて書いた文はメモとして残ります）")
     aliases = ("完了",)
     usage = "完了"

@@ -124,6 +124,8 @@ def approve(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -
     if item.state in states.CLOSED:
         # A decided item reports its state before any missing document.
         states.check_transition(item.state, states.APPROVED)
+    if item.kind == event_review.ITEM_KIND:
+        event_review.check_approvable(context.session, context.config, item, context.channel)
     check = check_approval(item)
     if not check.allows(parsed.override):
         raise DecisionError(refusal_message(item, check, context.channel), item_id=item.id,
@@ -292,10 +294,13 @@ def close_without_decision(context: DecisionContext, item: ReviewItem, parsed: P
     if item.kind == "change_notice" and _readable_changes(context, item):
         raise DecisionError("この変更届からは変更内容を読み取れています。登録簿に反映するときは「承認」、"
                             "本人に確認するときは「差戻し 内容」としてください", item_id=item.id)
+    summary = "完了にしました（申請者にはメールを送っていません）"
+    if item.kind == event_review.ITEM_KIND:
+        summary = event_review.close_event(context.session, item)
     if parsed.argument:
         add_note(context, item, parsed)
     close(context, item, states.DONE)
-    return DecisionResult("完了にしました（申請者にはメールを送っていません）")
+    return DecisionResult(summary)
 
 
 def _readable_changes(context: DecisionContext, item: ReviewItem) -> list[str]:

@@ -6,7 +6,9 @@ item. 承認 makes the event ``approved``, which lets the event notice planner m
 active mentor in the notice window. 却下 makes it ``rejected``, and no notice is planned.
 What the reader could not read (the event days, the form itself) becomes an attention
 reason, so the existing approval guard asks for 「承認 確認済」. So does a notice window
-that has ended by the time staff approve.
+that has ended by the time staff approve. An event with no day in range, or whose Form 3
+was not kept, can never have a notice, so it cannot be approved at all. 完了 closes such
+an item and sets its event ``closed``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from mailflow.calendar import (
     load_calendar_rules,
 )
 from mailflow.config import Config
-from mailflow.db.models import AuditEntry, Event, InboundMessage, Mentor, ReviewItem
+from mailflow.db.models import AuditEntry, Document, Event, InboundMessage, Mentor, ReviewItem
 from mailflow.errors import MailflowError
 from mailflow.planning.schedule import NoticeWindow, notice_window
 from mailflow.review import items as review_items
@@ -38,6 +40,7 @@ ITEM_KIND = "challenge_list"
 DRAFT = "draft"
 APPROVED = "approved"
 REJECTED = "rejected"
+CLOSED = "closed"
 ACTIVE_MENTOR = "active"
 # Event days outside these years are typing errors such as 「0001年」 or 「9999年」. The
 # notice window of such a day can leave the range of datetime.date, so none is computed.
@@ -141,6 +144,37 @@ def event_of(session: Session, item: ReviewItem) -> Event:
         raise EventReviewError(f"この交流会はすでに決定済みです（状態: {event.state}）", item_id=item.id,
                                event_id=event.id)
     return event
+
+
+def check_approvable(session: Session, config: Config, item: ReviewItem, channel: str) -> None:
+    """Raise EventReviewError when the item's event can never have a notice, which 「承認 確認済」 does not lift.
+
+    Such an event has no day in range, so no notice window, or its Form 3 was not kept
+    (an individual number was found in it). Approved, it would wait in the digest for
+    ever. ``channel`` is ``mail`` or ``cli`` and picks how the closing commands are written.
+    """
+    event = event_of(session, item)
+    document = session.get(Document, event.document_id) if event.document_id else None
+    if event_window(event, load_calendar(config)) is None:
+        cause = "開催日を読み取れていない"
+    elif document is not None and not document.kept:
+        cause = "参加企業課題一覧（様式3）のファイルを保存していない"
+    else:
+        return
+    reject, done = ((f"mailflow queue reject {item.number} 理由", f"mailflow queue done {item.number}")
+                    if channel == "cli" else ("却下 理由", "完了"))
+    raise EventReviewError(
+        f"受付番号 {item.number} の交流会は、{cause}ため承認できません（「承認 確認済」でも承認できません）。"
+        f"開催機関に訂正した課題一覧を送るよう依頼してください。この案件は「{reject}」か「{done}」で閉じてください",
+        item_id=item.id, event_id=event.id)
+
+
+def close_event(session: Session, item: ReviewItem) -> str:
+    """Mark the item's event ``closed`` (no notice is ever planned); return the staff confirmation sentence."""
+    event = event_of(session, item)
+    event.state = CLOSED
+    logger.info("event closed event=%s item=%s", event.id, item.id)
+    return f"交流会 {event_number(event)} を完了にしました。登録メンターへの開催案内は送りません"
 
 
 def active_mentor_count(session: Session) -> int:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from mailflow import clock
-from mailflow.db.models import Event, InboundMessage, Outbox
+from mailflow.db.models import Document, Event, InboundMessage, Outbox
 from mailflow.review import events as event_review
 from mailflow.review import items as review_items
 from mailflow.review import states
@@ -66,14 +66,39 @@ def test_ended_window_needs_confirmation(session, services):
     assert event.state == event_review.APPROVED
 
 
-def test_unread_days_need_confirmation(session, services):
+def test_unread_days_block_confirmed_approval(session, services):
     clock.set_now(at_tokyo(dt.date(2026, 12, 21)))
     item, event = filed_event(session, services, [], problems=["開催日を読み取れませんでした"])
     assert item.state == states.NEEDS_ATTENTION
-    message = refusal_of(session, services, item, "承認")
-    assert "開催日を読み取れませんでした" in message
-    apply_line(session, services, item, "承認 確認済")
-    assert event.state == event_review.APPROVED
+    message = refusal_of(session, services, item, "承認 確認済")
+    assert "開催日を読み取れていない" in message
+    assert "「完了」" in message
+    assert event.state == event_review.DRAFT
+    assert item.state == states.NEEDS_ATTENTION
+
+
+def test_discarded_form3_blocks_approval(session, services):
+    clock.set_now(at_tokyo(dt.date(2026, 12, 21)))
+    item, event = filed_event(session, services, DAYS)
+    document = Document(item_id=item.id, part_id="2", role="challenge_list", filename="様式3.xlsx", sha256="", size=10,
+                        kept=False, purge_reason="individual_number_found")
+    session.add(document)
+    session.flush()
+    event.document_id = document.id
+    message = refusal_of(session, services, item, "承認 確認済", channel="cli")
+    assert "ファイルを保存していない" in message
+    assert f"mailflow queue done {item.number}" in message
+    assert event.state == event_review.DRAFT
+
+
+def test_done_closes_event(session, services):
+    clock.set_now(at_tokyo(dt.date(2026, 12, 21)))
+    item, event = filed_event(session, services, [], problems=["開催日を読み取れませんでした"])
+    result = apply_line(session, services, item, "完了 開催機関に再送を依頼済み")
+    assert event.state == event_review.CLOSED
+    assert item.state == states.DONE
+    assert "開催案内は送りません" in result.summary
+    assert session.scalars(select(Outbox)).all() == []
 
 
 def test_reject_event_mails_nobody(session, services):
