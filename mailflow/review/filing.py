@@ -147,6 +147,10 @@ def _file_single(session: Session, config: Config, store: DocumentStore, inbound
     item = review_items.create_item(session, kind, sender, message.from_.name if message.from_ else None,
                                     config.staff.token_days)
     item.details = {**(item.details or {}), **analysis.details}
+    if kind == "attendance_form":
+        warning = filing_checks.attendance_sender_warning(session, item)
+        if warning is not None:
+            analysis.warnings.append(warning)
     if analysis.decision == "manual_review" and not analysis.needs_attention:
         analysis.needs_attention.append("自動では判断できないため、担当者の確認が必要です")
     answer = _may_answer(session, config, analysis, item)

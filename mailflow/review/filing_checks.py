@@ -115,6 +115,23 @@ def unanswered_sender_reason(config: Config, address: str | None) -> str | None:
             "machine_address": MACHINE_ADDRESS_REASON}.get(unanswered_sender(config, address) or "")
 
 
+def attendance_sender_warning(session: Session, item: ReviewItem) -> Warning | None:
+    """Link an attendance form to the active mentor who sent it, or return a warning for staff.
+
+    Only registered mentors take part in matching events. A form from any other address,
+    such as a stranger giving a mentor's registration number or a revoked mentor, is
+    still filed, with the warning.
+    """
+    mentor = registry.find_by_address(session, item.sender_address)
+    if mentor is not None:
+        item.mentor_id = mentor.id
+        return None
+    return Warning("attendance_not_mentor",
+                   "差出人のアドレスは、登録中のマネジメントメンターのアドレスではありません。"
+                   "登録簿で本人か確認してから受け付けてください",
+                   {"sender_address": item.sender_address})
+
+
 def duplicate_applicant_warnings(session: Session, item: ReviewItem) -> list[Warning]:
     """Return warnings when a registration names a person already registered or applying.
 

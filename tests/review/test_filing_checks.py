@@ -91,3 +91,32 @@ def test_duplicate_mentor_named(session, services):
     warnings = filing_checks.duplicate_applicant_warnings(session, item)
     assert [warning.code for warning in warnings] == ["same_person_registered"]
     assert "MM-2023-0101" in warnings[0].message
+
+
+def add_mentor(session, status: str) -> Mentor:
+    mentor = Mentor(registration_number="MM-2023-0102", name="青木 一郎", email="aoki@example.jp",
+                    birth_date=dt.date(1958, 4, 1), status=status)
+    session.add(mentor)
+    session.flush()
+    return mentor
+
+
+def test_attendance_from_mentor_linked(session, services):
+    mentor = add_mentor(session, "active")
+    item = make_item(session, services, sender="AOKI@example.jp")
+    assert filing_checks.attendance_sender_warning(session, item) is None
+    assert item.mentor_id == mentor.id
+
+
+def test_attendance_from_revoked_mentor_warned(session, services):
+    add_mentor(session, "revoked")
+    item = make_item(session, services, sender="aoki@example.jp")
+    warning = filing_checks.attendance_sender_warning(session, item)
+    assert warning.code == "attendance_not_mentor"
+    assert item.mentor_id is None
+
+
+def test_attendance_from_stranger_warned(session, services):
+    add_mentor(session, "active")
+    item = make_item(session, services, sender="stranger@example.net")
+    assert filing_checks.attendance_sender_warning(session, item).code == "attendance_not_mentor"
