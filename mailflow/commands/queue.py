@@ -198,10 +198,22 @@ def render_item_text(item: ReviewItem, documents: list[Document],
         lines.extend(form)
     if documents:
         lines.append("受け取ったファイル:")
-        for document in documents:
-            kept = "" if document.kept else "（保存していません）"
-            lines.append(f"  [{document.id}] {describe_file(document)}{kept}")
+        lines.extend(document_lines(documents))
     return "\n".join(lines)
+
+
+def document_lines(documents: list[Document]) -> list[str]:
+    """Return one line per document; a run of documents described alike (a zip of 100
+    empty files, say) is one line with the first and last number and the count."""
+    runs: list[tuple[list[int], str]] = []
+    for document in documents:
+        text = describe_file(document) + ("" if document.kept else "（保存していません）")
+        if runs and runs[-1][1] == text:
+            runs[-1][0].append(document.id)
+        else:
+            runs.append(([document.id], text))
+    return [f"  [{ids[0]}] {text}" if len(ids) == 1 else f"  [{ids[0]}〜{ids[-1]}] {text}（同じものが {len(ids)} 件）"
+            for ids, text in runs]
 
 
 def reply_lines(replies: list[dict]) -> list[str]:

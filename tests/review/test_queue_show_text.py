@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mailflow.commands.queue import render_item_text
-from mailflow.db.models import ReviewItem
+from mailflow.db.models import Document, ReviewItem
 
 
 def item_with_replies(replies: list[dict]) -> ReviewItem:
@@ -25,3 +25,16 @@ def test_empty_reply_says_so():
 
 def test_no_replies_no_section():
     assert "返信の本文" not in render_item_text(item_with_replies([]), [])
+
+
+def test_alike_documents_one_line():
+    documents = [Document(id=index, filename="zeros.bin", role="other", size=0, sha256="0" * 64, kept=True)
+                 for index in range(3, 103)]
+    documents.append(Document(id=103, filename="申込書.xlsx", role="registration_form", size=10, sha256="1" * 64,
+                              kept=True))
+    text = render_item_text(item_with_replies([]), documents)
+    file_lines = text.split("受け取ったファイル:\n")[1].splitlines()
+    assert len(file_lines) == 2
+    assert file_lines[0].startswith("  [3〜102] ")
+    assert file_lines[0].endswith("（同じものが 100 件）")
+    assert file_lines[1].startswith("  [103] ")
