@@ -266,7 +266,7 @@ def _file_event(session: Session, config: Config, store: DocumentStore, inbound:
         if finding.role == "challenge_list" and document is None:
             document = row
     session.flush()
-    problems = list(record.get("defects") or [])
+    problems = list(record.get("problems") or [])
     if far_days:
         problems.append(event_review.out_of_range_reason(far_days))
     elif not days:

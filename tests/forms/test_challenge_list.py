@@ -8,9 +8,16 @@ import io
 import openpyxl
 import pytest
 
-from mailflow.intake.forms.challenge_list import parse_event_days, read_challenge_list
+from mailflow.intake.forms.challenge_list import (
+    MAX_COMPANIES,
+    MAX_EVENT_TEXT,
+    MAX_LISTED_ROWS,
+    parse_event_days,
+    read_challenge_list,
+)
 from mailflow.intake.text import document_text
 from tests.forms.mailfiles import FORMS, attachment_with_role, expected
+from tests.integration.form3_mails import form3_workbook
 
 EVENT = expected("11")["event"]
 
@@ -60,6 +67,7 @@ def test_co_hosts_kept_apart(sample):
 def test_nothing_unreadable(sample):
     assert sample.unreadable == []
     assert sample.defects == []
+    assert sample.problems == []
 
 
 DAY_TEXTS = [
@@ -114,3 +122,28 @@ def test_host_layout_reads_same_event():
     assert result.company_numbers == EVENT["company_numbers"]
     assert result.companies[1].employees == 20
     assert result.companies[0].name is None
+
+
+def read_workbook(workbook: bytes):
+    return read_challenge_list(document_text(workbook, "xlsx").grids)
+
+
+def test_long_venue_cut():
+    result = read_workbook(form3_workbook(venue="会" * 5000))
+    assert result.venue == "会" * MAX_EVENT_TEXT
+    assert result.problems == [f"「会場」が 5000 文字と長すぎるため、先頭の {MAX_EVENT_TEXT} 文字だけを使います"]
+
+
+def test_company_rows_capped():
+    result = read_workbook(form3_workbook(extra_rows=MAX_COMPANIES))
+    assert len(result.companies) == MAX_COMPANIES
+    assert len(result.problems) == 1
+    assert f"{MAX_COMPANIES} 社を超えている" in result.problems[0]
+
+
+def test_unnumbered_rows_one_problem():
+    result = read_workbook(form3_workbook(extra_rows=MAX_LISTED_ROWS + 5, unnumbered=True))
+    assert len(result.problems) == 1
+    assert f"{MAX_LISTED_ROWS + 5} 行あります" in result.problems[0]
+    assert "ほか 5 件" in result.problems[0]
+    assert len(result.defects) == 1

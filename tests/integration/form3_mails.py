@@ -37,7 +37,8 @@ def form3_workbook(days: list[dt.date] | None = None, venue: str | None = None, 
     first = sheet.max_row + 1
     for offset in range(extra_rows):
         row = first + offset
-        sheet.cell(row=row, column=1, value=None if unnumbered else 100 + offset)
+        # The reader takes company numbers below 200, so long lists repeat numbers.
+        sheet.cell(row=row, column=1, value=None if unnumbered else 100 + offset % 99)
         sheet.cell(row=row, column=2, value=f"企業{offset}")
         sheet.cell(row=row, column=3, value="製造業")
     buffer = io.BytesIO()

@@ -7,11 +7,16 @@ import datetime as dt
 from sqlalchemy import select
 
 from mailflow.db.models import Event
+from mailflow.intake.forms.challenge_list import MAX_EVENT_TEXT
 from mailflow.review import events as event_review
 from mailflow.review import states
 
 from tests.integration.form3_mails import form3_mail, form3_workbook
+from tests.integration.harness import STAFF
 from tests.integration.test_hostile_intake import Run
+
+# A staff notification of one challenge list fits on a screen or two, whatever the list holds.
+MAX_NOTIFICATION_LINES = 100
 
 
 def filed_event(run: Run, message_id: str) -> Event:
@@ -38,3 +43,23 @@ def test_far_day_beside_real_day_is_dropped(tmp_path):
     event = filed_event(run, message_id)
     assert event.days == ["2027-03-10"]
     assert event_review.out_of_range_reason([dt.date(9999, 12, 31)]) in event.problems
+
+
+def test_unnumbered_rows_stay_short(tmp_path):
+    run = Run(tmp_path)
+    message_id = "<unnumbered-rows@test-cci.example.jp>"
+    run.take_in(form3_mail(form3_workbook(extra_rows=300, unnumbered=True), message_id))
+    attention = run.item_of(message_id).details["attention"]
+    assert len(attention) == 1
+    assert "ほか 290 件" in attention[0]
+    notification = next(message for message in run.to(STAFF) if "課題一覧" in message["subject"])
+    assert len(notification.get_body(("plain",)).get_content().splitlines()) < MAX_NOTIFICATION_LINES
+
+
+def test_long_venue_cut_at_filing(tmp_path):
+    run = Run(tmp_path)
+    message_id = "<long-venue@test-cci.example.jp>"
+    run.take_in(form3_mail(form3_workbook(venue="会" * 20000), message_id))
+    event = filed_event(run, message_id)
+    assert len(event.venue) == MAX_EVENT_TEXT
+    assert run.item_of(message_id).state == states.NEEDS_ATTENTION

@@ -37,6 +37,16 @@ COMPANY_HEADINGS: dict[str, list[str]] = {
     "mentor_profile": [r"求めるメンター像", r"希望するメンター像", r"求める人材像"],
 }
 
+# The Japanese names of the event facts, for the problems staff read.
+EVENT_LABEL_NAMES = {"name": "交流会名", "host": "主催", "days": "開催日", "venue": "会場"}
+# A matching event lists tens of companies (the sample lists 15), so 500 leaves ample room.
+# Reading on would copy a hostile list of 100,000 rows into the database and staff mail.
+MAX_COMPANIES = 500
+# Longer event names, hosts and venues are cut, because they go into every mentor's notice.
+MAX_EVENT_TEXT = 200
+# Row numbers listed in one problem. The rest are counted as 「ほか N 件」.
+MAX_LISTED_ROWS = 10
+
 _EVENT = LabelMatcher(EVENT_LABELS)
 _COMPANY = LabelMatcher(COMPANY_HEADINGS)
 # 「主催」 values often end with the co-hosts: 「テスト商工会議所（共催：関東経済産業局）」.
@@ -62,7 +72,11 @@ class Company:
 
 @dataclass
 class ChallengeList:
-    """The event a challenge list announces and its companies, with what could not be read."""
+    """The event a challenge list announces and its companies, with what could not be read.
+
+    ``defects`` are English notes for developers (``mailflow inspect``), and ``problems``
+    the same findings as Japanese sentences for staff, each listed once.
+    """
 
     name: str | None = None
     host: str | None = None
@@ -72,6 +86,7 @@ class ChallengeList:
     companies: list[Company] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
     @property
     def company_numbers(self) -> list[int]:
@@ -99,11 +114,12 @@ def read_challenge_list(grids: list[Grid]) -> ChallengeList:
         if key not in found:
             result.unreadable.append(key)
             result.defects.append(f"{key}: label not found")
+            result.problems.append(f"「{EVENT_LABEL_NAMES[key]}」の欄が見つかりませんでした")
     if "days" in found:
         _read_days(found["days"], result)
     for key in ("name", "host", "venue"):
         if key in found:
-            setattr(result, key, read_line(raw_value(found[key], _EVENT)).value)
+            setattr(result, key, _capped_text(key, read_line(raw_value(found[key], _EVENT)).value, result))
     if result.host:
         match = _CO_HOSTS.search(result.host)
         if match:
@@ -112,9 +128,20 @@ def read_challenge_list(grids: list[Grid]) -> ChallengeList:
     if table is None:
         result.unreadable.append("companies")
         result.defects.append("companies: table headings (No./企業名/業種) not found")
+        result.problems.append("参加企業の表（No.・企業名・業種の見出し）が見つかりませんでした")
     else:
-        result.companies = _companies(table, result.defects)
+        result.companies = _companies(table, result)
     return result
+
+
+def _capped_text(key: str, value: str | None, result: ChallengeList) -> str | None:
+    """Return ``value`` cut to MAX_EVENT_TEXT characters, noting a cut in ``result``."""
+    if value is None or len(value) <= MAX_EVENT_TEXT:
+        return value
+    result.defects.append(f"{key}: {len(value)} characters, cut to {MAX_EVENT_TEXT}")
+    result.problems.append(f"「{EVENT_LABEL_NAMES[key]}」が {len(value)} 文字と長すぎるため、"
+                           f"先頭の {MAX_EVENT_TEXT} 文字だけを使います")
+    return value[:MAX_EVENT_TEXT]
 
 
 def _read_days(hit, result: ChallengeList) -> None:
@@ -127,6 +154,8 @@ def _read_days(hit, result: ChallengeList) -> None:
             days, problems = parse_event_days(value)
             result.days.extend(days)
             result.defects.extend(f"days: {problem}" for problem in problems)
+            if problems:
+                result.problems.append(f"開催日の欄に、日付として読み取れないものがあります（{len(problems)} 件）")
     result.days = sorted(set(result.days))
     if not result.days:
         result.unreadable.append("days")
@@ -168,30 +197,51 @@ def _following_days(first: dt.date, rest: str, problems: list[str]) -> list[dt.d
         rest = re.sub(r"^\s*\([月火水木金土日祝]\)", "", rest[match.end():])
 
 
-def _companies(table, defects: list[str]) -> list[Company]:
-    companies = []
+def _companies(table, result: ChallengeList) -> list[Company]:
+    companies: list[Company] = []
+    unnumbered: list[int] = []
     for row, cells in body_rows(table, _is_note_row):
         values = {key: (cell.value if cell else None) for key, cell in cells.items()}
         if all(value is None for value in values.values()):
             continue
-        number = read_count(values.get("number"), "")
-        if number.value is None:
-            defects.append(f"companies: row {row + 1} has no company number")
-        employees = read_count(values.get("employees"), "名")
-        if employees.problem:
-            employees = read_count(values.get("employees"), "人")
-        companies.append(Company(
-            number=number.value,
-            name=read_line(values.get("name")).value,
-            industry=read_line(values.get("industry")).value,
-            location=read_line(values.get("location")).value,
-            employees=employees.value,
-            business=read_text(values.get("business")).value,
-            challenge=read_text(values.get("challenge")).value,
-            help_wanted=read_text(values.get("help_wanted")).value,
-            mentor_profile=read_text(values.get("mentor_profile")).value,
-        ))
+        if len(companies) == MAX_COMPANIES:
+            result.defects.append(f"companies: reading stopped at row {row + 1} after {MAX_COMPANIES} companies")
+            result.problems.append(f"参加企業が {MAX_COMPANIES} 社を超えているため、{row + 1} 行目から先は読み取っていません")
+            break
+        company = _company(values)
+        if company.number is None:
+            unnumbered.append(row + 1)
+        companies.append(company)
+    if unnumbered:
+        result.defects.append(f"companies: {len(unnumbered)} rows have no company number, "
+                              f"first at row {unnumbered[0]}")
+        result.problems.append(f"企業の No. がない行が {len(unnumbered)} 行あります（{listed_rows(unnumbered)}）")
     return companies
+
+
+def listed_rows(rows: list[int]) -> str:
+    """Return at most MAX_LISTED_ROWS row numbers, e.g. 「12行目、15行目 ほか 3 件」."""
+    listed = "、".join(f"{row}行目" for row in rows[:MAX_LISTED_ROWS])
+    rest = len(rows) - MAX_LISTED_ROWS
+    return f"{listed} ほか {rest} 件" if rest > 0 else listed
+
+
+def _company(values: dict) -> Company:
+    number = read_count(values.get("number"), "")
+    employees = read_count(values.get("employees"), "名")
+    if employees.problem:
+        employees = read_count(values.get("employees"), "人")
+    return Company(
+        number=number.value,
+        name=read_line(values.get("name")).value,
+        industry=read_line(values.get("industry")).value,
+        location=read_line(values.get("location")).value,
+        employees=employees.value,
+        business=read_text(values.get("business")).value,
+        challenge=read_text(values.get("challenge")).value,
+        help_wanted=read_text(values.get("help_wanted")).value,
+        mentor_profile=read_text(values.get("mentor_profile")).value,
+    )
 
 
 def _is_note_row(anchored: list[GridCell]) -> bool:
