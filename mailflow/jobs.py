@@ -55,6 +55,10 @@ DIGEST_JOB = "staff_digest"
 PLAN_AND_SEND_JOB = "plan_and_send"
 RETENTION_JOB = "retention_purge"
 EVENTS_JOB = "event_notices"
+EVENTS_INTERVAL_JOB = "event_notices_interval"
+# Approval of an event inside its notice window leads to notices within this many minutes,
+# also on the window's last day. The daily run at events.send_time keeps the planned time.
+EVENTS_INTERVAL_MINUTES = 5
 # Purges run at night, when staff are not reading the documents they remove.
 RETENTION_TIME = dt.time(2, 30)
 
@@ -118,9 +122,25 @@ def run_digest(context: JobContext, now: dt.datetime) -> bool:
 
 
 def run_event_notices(app: App, calendar: BusinessCalendar, now: dt.datetime) -> NoticeStats:
-    """Plan the event notices due at ``now``: daily at ``events.send_time`` and at start-up."""
+    """Plan the event notices due at ``now``: at start-up, daily at ``events.send_time`` and every EVENTS_INTERVAL_MINUTES minutes."""
     with transaction(app.sessions) as session:
         return plan_event_notices(session, app, calendar, now)
+
+
+def add_event_jobs(scheduler: BackgroundScheduler, app: App, calendar: BusinessCalendar,
+                   stopping: threading.Event) -> list[Job]:
+    """Add the event notice planner to ``scheduler``: daily at ``events.send_time`` from start-up, and on an interval.
+
+    The interval run plans the notices of an event approved after the send time, which
+    the daily run would reach only the next day, or never on the window's last day.
+    """
+    planner = clocked_job(_guarded(EVENTS_JOB, stopping, lambda now: run_event_notices(app, calendar, now)))
+    return [
+        scheduler.add_job(planner, weekday_trigger(app.config.events.send_time, "*"), id=EVENTS_JOB, name=EVENTS_JOB,
+                          next_run_time=clock.now(), replace_existing=True),
+        scheduler.add_job(planner, "interval", minutes=EVENTS_INTERVAL_MINUTES, id=EVENTS_INTERVAL_JOB,
+                          name=EVENTS_INTERVAL_JOB, replace_existing=True),
+    ]
 
 
 def run_send_guard(context: JobContext, now: dt.datetime) -> int:
@@ -223,10 +243,7 @@ def build_scheduler(app: App, stopping: threading.Event) -> BackgroundScheduler:
         next_run_time=clock.now(),
     )
     add_registry_jobs(scheduler, context, stopping)
-    scheduler.add_job(
-        clocked_job(_guarded(EVENTS_JOB, stopping, lambda now: run_event_notices(app, context.calendar, now))),
-        weekday_trigger(app.config.events.send_time, "*"), id=EVENTS_JOB, name=EVENTS_JOB, next_run_time=clock.now(),
-    )
+    add_event_jobs(scheduler, app, context.calendar, stopping)
     scheduler.add_job(
         clocked_job(_guarded(RETENTION_JOB, stopping, lambda now: run_retention_job(app, now))),
         weekday_trigger(RETENTION_TIME, "*"), id=RETENTION_JOB, name=RETENTION_JOB, next_run_time=clock.now(),

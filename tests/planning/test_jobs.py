@@ -118,3 +118,30 @@ def test_two_daemons_plan_once(sessions, config, monkeypatch) -> None:
     with transaction(sessions) as session:
         planned = session.scalars(select(Outbox.mentor_id).order_by(Outbox.mentor_id)).all()
     assert planned == mentors
+
+
+@pytest.fixture
+def event_jobs(context: jobs.JobContext, tmp_path):
+    from mailflow.app import App
+
+    context.config.database.url = f"sqlite:///{tmp_path / 'events.db'}"
+    clock.set_now(REFERENCE)
+    try:
+        scheduler = build_scheduler()
+        app = App(context.config)
+        yield {job.id: job for job in jobs.add_event_jobs(scheduler, app, context.calendar, threading.Event())}
+    finally:
+        clock.set_now(None)
+
+
+def test_event_job_daily_from_start_up(event_jobs) -> None:
+    job = event_jobs[jobs.EVENTS_JOB]
+    assert job.next_run_time == REFERENCE
+    assert fire_times(job, 2) == ["2027-05-01 09:00", "2027-05-02 09:00"]
+
+
+def test_event_job_on_interval(event_jobs) -> None:
+    # The interval counts from the real time the job was added, so only the spacing is fixed.
+    times = next_fire_times(event_jobs[jobs.EVENTS_INTERVAL_JOB].trigger, REFERENCE, 3)
+    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+    assert gaps == [dt.timedelta(minutes=jobs.EVENTS_INTERVAL_MINUTES)] * 2
