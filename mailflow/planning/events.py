@@ -158,17 +158,34 @@ def plan_event_notices(session: Session, services: Services, calendar: BusinessC
     return stats
 
 
+def mentors_sent_same_form3(session: Session, event: Event) -> set[int]:
+    """Return the mentors who have a notice of another event whose Form 3 has the same SHA-256 as ``event``'s.
+
+    A host who sends the same Form 3 twice makes two events. If staff approve both, each
+    mentor still gets one notice.
+    """
+    document = session.get(Document, event.document_id) if event.document_id else None
+    if document is None or not document.sha256:
+        return set()
+    twins = (select(Event.id).join(Document, Event.document_id == Document.id)
+             .where(Document.sha256 == document.sha256, Event.id != event.id))
+    return set(session.scalars(select(Outbox.mentor_id).where(Outbox.kind == NOTICE_KIND,
+                                                              Outbox.event_id.in_(twins),
+                                                              Outbox.mentor_id.is_not(None))))
+
+
 def _plan_for_mentors(session: Session, services: Services, event: Event, schedule: NoticeSchedule,
                       attachments: list[OutgoingAttachment], now: dt.datetime, stats: NoticeStats) -> None:
     planned_keys = set(session.scalars(select(Outbox.key).where(Outbox.event_id == event.id,
                                                                 Outbox.kind == NOTICE_KIND)))
+    sent_twin = mentors_sent_same_form3(session, event)
     mentors = session.scalars(select(Mentor).where(Mentor.status == event_review.ACTIVE_MENTOR).order_by(Mentor.id))
     for mentor in mentors:
         if not mentor.email:
             stats.no_email += 1
             continue
         key = notice_key(event.id, mentor.id)
-        if key in planned_keys:
+        if key in planned_keys or mentor.id in sent_twin:
             continue
         subject, body = services.renderer.render(
             NOTICE_TEMPLATE, bureau=services.config.bureau, mentor=mentor, event=event, number=event_number(event),
@@ -199,7 +216,8 @@ def digest_lines(session: Session, config: Config, calendar: BusinessCalendar,
     """Return the approved events whose notices were not planned: (waiting, missed) on ``today``.
 
     An event waits until its window ends: before its send date, or after it with no notice
-    planned yet (the note gives the reason). It is missed when its window ended with no notice
+    planned yet (the note gives the reason). An event whose mentors got the notice of another
+    event with the same Form 3 is not listed. It is missed when its window ended with no notice
     planned, and it is listed as missed until its first day.
     """
     waiting: list[EventLine] = []
@@ -209,7 +227,7 @@ def digest_lines(session: Session, config: Config, calendar: BusinessCalendar,
     ).all())
     events = session.scalars(select(Event).where(Event.state == event_review.APPROVED).order_by(Event.id))
     for event in events:
-        if planned.get(event.id):
+        if planned.get(event.id) or mentors_sent_same_form3(session, event):
             continue
         schedule = notice_schedule(event, config, calendar)
         if schedule is None:

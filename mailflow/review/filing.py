@@ -20,6 +20,7 @@ from mailflow.intake.findings import DOCUMENT_ROLES, Analysis, DocumentFinding, 
 from mailflow.intake.privacy import mask_individual_numbers
 from mailflow.registry.mentors import match_mentor
 from mailflow.registry.period import late_renewal_warning
+from mailflow.review import event_checks
 from mailflow.review import events as event_review
 from mailflow.review import filing_checks
 from mailflow.review import items as review_items
@@ -285,6 +286,7 @@ def _file_event(session: Session, config: Config, store: DocumentStore, inbound:
     )
     session.add(event)
     session.flush()
+    event.problems = [*problems, *event_checks.duplicate_reasons(session, event, document.sha256 if document else None)]
     session.add(AuditEntry(item_id=item.id, actor="mailflow", action="event_drafted",
                            source_message_id=message.message_id,
                            detail={"event_id": event.id, "inbound_id": inbound.id}))

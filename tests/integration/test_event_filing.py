@@ -10,8 +10,9 @@ from mailflow.db.models import Event
 from mailflow.intake.forms.challenge_list import MAX_EVENT_TEXT
 from mailflow.review import events as event_review
 from mailflow.review import states
+from mailflow.review.items import event_number
 
-from tests.integration.form3_mails import form3_mail, form3_workbook
+from tests.integration.form3_mails import SAMPLE_FORM3, form3_mail, form3_workbook
 from tests.integration.harness import STAFF
 from tests.integration.test_hostile_intake import Run
 
@@ -63,3 +64,24 @@ def test_long_venue_cut_at_filing(tmp_path):
     event = filed_event(run, message_id)
     assert len(event.venue) == MAX_EVENT_TEXT
     assert run.item_of(message_id).state == states.NEEDS_ATTENTION
+
+
+def test_resent_form3_names_first_event(tmp_path):
+    run = Run(tmp_path)
+    workbook = SAMPLE_FORM3.read_bytes()
+    run.take_in(form3_mail(workbook, "<first-send@test-cci.example.jp>"))
+    run.take_in(form3_mail(workbook, "<second-send@test-cci.example.jp>"))
+    first = filed_event(run, "<first-send@test-cci.example.jp>")
+    second = run.item_of("<second-send@test-cci.example.jp>")
+    assert second.state == states.NEEDS_ATTENTION
+    assert any(event_number(first) in reason for reason in second.details["attention"])
+    assert run.item_of("<first-send@test-cci.example.jp>").state == states.READY
+
+
+def test_same_host_and_day_flagged(tmp_path):
+    run = Run(tmp_path)
+    run.take_in(form3_mail(SAMPLE_FORM3.read_bytes(), "<original@test-cci.example.jp>"))
+    run.take_in(form3_mail(form3_workbook(venue="別の会場"), "<revised@test-cci.example.jp>"))
+    first = filed_event(run, "<original@test-cci.example.jp>")
+    revised = run.item_of("<revised@test-cci.example.jp>")
+    assert any(event_number(first) in reason for reason in revised.details["attention"])

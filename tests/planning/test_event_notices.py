@@ -174,3 +174,17 @@ def test_digest_omits_planned_event(sessions, services):
     with sessions() as session:
         lines = digest_lines(session, services.config, BusinessCalendar(), WINDOW_END + dt.timedelta(days=1))
     assert lines == ([], [])
+
+
+def test_same_form3_one_notice_each(sessions, services):
+    first_id = add_event(sessions, services)
+    add_event(sessions, services)
+    mentor_ids = [add_mentor(sessions, "MM-1", EXPIRES), add_mentor(sessions, "MM-2", EXPIRES)]
+    plan_at(sessions, services, tokyo(WINDOW_START, 9))
+    plan_at(sessions, services, tokyo(WINDOW_START, 15))
+    rows = notices(sessions)
+    assert sorted(row.mentor_id for row in rows) == sorted(mentor_ids)
+    assert {row.event_id for row in rows} == {first_id}
+    with sessions() as session:
+        lines = digest_lines(session, services.config, BusinessCalendar(), WINDOW_START)
+    assert lines == ([], [])
