@@ -33,6 +33,7 @@ from mailflow.db.models import Document, Event, Mentor, Outbox
 from mailflow.outbound.compose import AUTO_GENERATED, Draft, OutgoingAttachment
 from mailflow.outbound.outbox import enqueue
 from mailflow.planning.schedule import NoticeWindow
+from mailflow.review import event_checks
 from mailflow.review import events as event_review
 from mailflow.review.items import event_number
 from mailflow.review.mailings import Services
@@ -118,6 +119,10 @@ def notice_attachments(session: Session, services: Services, event: Event) -> li
         form3 = services.store.get(document.storage_id)
     except StorageError:
         logger.exception("event notices blocked event=%s document=%s reason=form3_unreadable", event.id, document.id)
+        return None
+    if event_checks.active_content(form3):
+        # Filing holds such a file already. This catches a Form 3 filed before that check.
+        logger.warning("event notices blocked event=%s document=%s reason=form3_active_content", event.id, document.id)
         return None
     path = attendance_form_path(services.config)
     try:

@@ -261,13 +261,18 @@ def _file_event(session: Session, config: Config, store: DocumentStore, inbound:
     item = review_items.create_item(session, event_review.ITEM_KIND, message.from_.address if message.from_ else None,
                                     message.from_.name if message.from_ else None, config.staff.token_days)
     document = None
+    problems = list(record.get("problems") or [])
     for finding in analysis.documents:
         row = _document_row(store, inbound, item, finding)
         session.add(row)
         if finding.role == "challenge_list" and document is None:
             document = row
+            found = event_checks.active_content(finding.attachment.payload)
+            if found:
+                # A held file is never forwarded: not to staff, and not to mentors by the planner.
+                row.held_reason = row.held_reason or event_checks.active_content_reason(found)
+                problems.append(event_checks.active_content_reason(found))
     session.flush()
-    problems = list(record.get("problems") or [])
     if far_days:
         problems.append(event_review.out_of_range_reason(far_days))
     elif not days:

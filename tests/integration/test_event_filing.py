@@ -9,11 +9,11 @@ from sqlalchemy import select
 from mailflow.db.models import Event
 from mailflow.intake.forms.challenge_list import MAX_EVENT_TEXT
 from mailflow.review import events as event_review
-from mailflow.review import states
+from mailflow.review import event_checks, states
 from mailflow.review.items import event_number
 
-from tests.integration.form3_mails import SAMPLE_FORM3, form3_mail, form3_workbook
-from tests.integration.harness import STAFF
+from tests.integration.form3_mails import SAMPLE_FORM3, form3_mail, form3_workbook, with_members
+from tests.integration.harness import STAFF, documents_of
 from tests.integration.test_hostile_intake import Run
 
 # A staff notification of one challenge list fits on a screen or two, whatever the list holds.
@@ -85,3 +85,13 @@ def test_same_host_and_day_flagged(tmp_path):
     first = filed_event(run, "<original@test-cci.example.jp>")
     revised = run.item_of("<revised@test-cci.example.jp>")
     assert any(event_number(first) in reason for reason in revised.details["attention"])
+
+
+def test_macro_workbook_held(tmp_path):
+    run = Run(tmp_path)
+    message_id = "<macro@test-cci.example.jp>"
+    run.take_in(form3_mail(with_members(SAMPLE_FORM3.read_bytes(), {"xl/vbaProject.bin": b"vba"}), message_id))
+    reason = event_checks.active_content_reason([event_checks.MACRO])
+    item = run.item_of(message_id)
+    assert reason in item.details["attention"]
+    assert [document.held_reason for document in documents_of(run.app, item.id)] == [reason]

@@ -21,6 +21,7 @@ from mailflow.planning.events import (
     plan_event_notices,
 )
 from mailflow.storage import DocumentStore
+from tests.integration.form3_mails import SAMPLE_FORM3, with_members
 from tests.planning.database import add_mentor
 from tests.review.builders import Services
 
@@ -50,11 +51,12 @@ def release_clock():
     clock.set_now(None)
 
 
-def add_event(sessions, services, state: str = "approved", held_reason: str | None = None) -> int:
+def add_event(sessions, services, state: str = "approved", held_reason: str | None = None,
+              form3: bytes = FORM3) -> int:
     with transaction(sessions) as session:
         document = Document(part_id="2", role="challenge_list", filename="様式3.xlsx",
                             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                            sha256="0" * 64, size=len(FORM3), storage_id=services.store.put(FORM3), kept=True,
+                            sha256="0" * 64, size=len(form3), storage_id=services.store.put(form3), kept=True,
                             held_reason=held_reason)
         session.add(document)
         session.flush()
@@ -188,3 +190,11 @@ def test_same_form3_one_notice_each(sessions, services):
     with sessions() as session:
         lines = digest_lines(session, services.config, BusinessCalendar(), WINDOW_START)
     assert lines == ([], [])
+
+
+def test_macro_form3_never_sent(sessions, services):
+    add_event(sessions, services, form3=with_members(SAMPLE_FORM3.read_bytes(), {"xl/vbaProject.bin": b"vba"}))
+    add_mentor(sessions, "MM-1", EXPIRES)
+    stats = plan_at(sessions, services, tokyo(WINDOW_START, 9))
+    assert stats.blocked == 1
+    assert notices(sessions) == []
