@@ -25,6 +25,7 @@ from mailflow.commands.decide import (
 from mailflow.config import Config
 from mailflow.db.models import Document, InboundMessage, ReviewItem
 from mailflow.intake.findings import DOCUMENT_LABELS, DOCUMENT_ROLES
+from mailflow.review import events as event_review
 from mailflow.review import states
 from mailflow.review.form_view import form_lines
 from mailflow.review.held_files import describe_file
@@ -174,6 +175,7 @@ def render_item_text(item: ReviewItem, documents: list[Document],
     ]
     if item.kind in PROVENANCE_KINDS:
         lines.extend(provenance_lines(provenance))
+    lines.extend(event_review.show_lines(item))
     if item.checklist:
         lines.append("書類:")
         for role in DOCUMENT_ROLES:

@@ -95,6 +95,8 @@ class Command:
 
     name: ClassVar[str]
     description: ClassVar[str]
+    # Descriptions for the item kinds on which the command does something else, by kind.
+    kind_descriptions: ClassVar[dict[str, str]] = {}
     aliases: ClassVar[tuple[str, ...]]
     usage: ClassVar[str]
     argument: ClassVar[str] = "none"
@@ -153,6 +155,9 @@ class Approve(Command):
     name = "approve"
     description = ("承認します。登録簿を更新し、申請者に結果をお知らせします。"
                    "要確認の案件は、理由を確認したうえで「承認 確認済」と書いたときだけ承認します")
+    kind_descriptions = {"challenge_list": (
+        "承認します。開催案内を送る期間のうちに、登録メンター全員へ1人1通ずつ開催案内を送ります"
+        "（期間が終わっていれば送りません）。要確認の案件は、理由を確認したうえで「承認 確認済」と書いたときだけ承認します")}
     aliases = ("承認",)
     usage = "承認"
     argument = "override"
@@ -164,6 +169,7 @@ class Approve(Command):
 class Reject(Command):
     name = "reject"
     description = "却下します。理由を申請者にお知らせします"
+    kind_descriptions = {"challenge_list": "却下します。登録メンターへの開催案内は送りません（開催機関への連絡は担当者から行ってください）"}
     aliases = ("却下",)
     usage = "却下 理由"
     argument = "text"
@@ -362,7 +368,8 @@ def _unknown_document(command: Command, word: str, line: str) -> ParseFailure:
 def help_entries(kind: str | None = None) -> list[dict[str, str]]:
     """Return usage and description of every command (for one item kind when given)."""
     return [
-        {"usage": command.usage, "description": command.description, "alias": command.name}
+        {"usage": command.usage, "description": command.kind_descriptions.get(kind or "", command.description),
+         "alias": command.name}
         for command in REGISTRY
         if kind is None or command.applies_to(kind)
     ]

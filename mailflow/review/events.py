@@ -102,6 +102,7 @@ def link_event_item(session: Session, config: Config, item: ReviewItem, event: E
     review_items.add_thread_ids(item, inbound.message_id)
     details = dict(item.details or {})
     details["event_id"] = event.id
+    details["event_days"] = list(event.days or [])
     attention = list(details.get("attention") or [])
     attention.extend(event.problems or [])
     window = event_window(event, load_calendar(config))
@@ -118,6 +119,28 @@ def link_event_item(session: Session, config: Config, item: ReviewItem, event: E
                            detail={"inbound_id": inbound.id, "kind": ITEM_KIND, "event_id": event.id,
                                    "state_to": item.state}))
     logger.info("event item filed item=%s event=%s state=%s", item.id, event.id, item.state)
+
+
+def show_lines(item: ReviewItem) -> list[str]:
+    """Return the event lines of ``mailflow queue show``: the days, the notice window and the planned send date.
+
+    They come from what filing stored on the item, so an item of another kind gets none.
+    """
+    if item.kind != ITEM_KIND:
+        return []
+    details = item.details or {}
+    days = [format_japanese_date(dt.date.fromisoformat(day)) for day in details.get("event_days") or []]
+    lines = [f"開催日: {'、'.join(days) if days else '（読み取れませんでした）'}"]
+    window = details.get("event_window")
+    if not window:
+        lines.append("開催案内を送る期間: （開催日が読み取れないため、ありません）")
+        return lines
+    start, end, planned = (dt.date.fromisoformat(window[key])
+                           for key in ("window_start", "window_end", "planned_send_date"))
+    ended = "（終わっています）" if end < clock.today() else ""
+    lines.append(f"開催案内を送る期間: {format_japanese_date(start)} 〜 {format_japanese_date(end)}{ended}")
+    lines.append(f"送信予定日: {format_japanese_date(planned)}（承認がこの日より後なら、承認後すぐ）")
+    return lines
 
 
 def approval_reasons(item: ReviewItem) -> list[str]:

@@ -95,3 +95,13 @@ def test_macro_workbook_held(tmp_path):
     item = run.item_of(message_id)
     assert reason in item.details["attention"]
     assert [document.held_reason for document in documents_of(run.app, item.id)] == [reason]
+
+
+def test_notification_help_fits_events(tmp_path):
+    run = Run(tmp_path)
+    run.take_in(form3_mail(SAMPLE_FORM3.read_bytes(), "<help-text@test-cci.example.jp>"))
+    notification = next(message for message in run.to(STAFF) if "課題一覧" in message["subject"])
+    body = notification.get_body(("plain",)).get_content()
+    assert "登録簿を更新し" not in body
+    assert "理由を申請者に" not in body
+    assert "登録メンターへの開催案内は送りません" in body

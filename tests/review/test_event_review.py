@@ -8,10 +8,13 @@ import pytest
 from sqlalchemy import select
 
 from mailflow import clock
+from mailflow.calendar import format_japanese_date
+from mailflow.commands.queue import render_item_text
 from mailflow.db.models import Document, Event, InboundMessage, Outbox
 from mailflow.review import events as event_review
 from mailflow.review import items as review_items
 from mailflow.review import states
+from mailflow.review.commands import REGISTRY, help_entries
 from tests.review.builders import apply_line, refusal_of
 
 HOST = "tanto@test-cci.example.jp"
@@ -108,3 +111,25 @@ def test_reject_event_mails_nobody(session, services):
     assert event.state == event_review.REJECTED
     assert item.state == states.REJECTED
     assert session.scalars(select(Outbox)).all() == []
+
+
+def test_help_entries_for_events():
+    entries = {entry["alias"]: entry["description"] for entry in help_entries(event_review.ITEM_KIND)}
+    assert "開催案内を送ります" in entries["approve"]
+    assert "登録簿" not in entries["approve"]
+    assert "開催案内は送りません" in entries["reject"]
+    assert "申請者" not in entries["reject"]
+
+
+def test_help_entries_for_registration_unchanged():
+    entries = {entry["alias"]: entry["description"] for entry in help_entries("registration")}
+    assert entries["approve"] == REGISTRY.by_name("approve").description
+
+
+def test_queue_show_lists_event_dates(session, services):
+    clock.set_now(at_tokyo(dt.date(2026, 12, 21)))
+    item, _ = filed_event(session, services, DAYS)
+    text = render_item_text(item, [])
+    assert "開催日: 2027年3月10日（水）、2027年3月11日（木）" in text
+    assert f"開催案内を送る期間: 2027年1月20日（水） 〜 {format_japanese_date(WINDOW_END)}" in text
+    assert "送信予定日: 2027年1月20日（水）" in text
