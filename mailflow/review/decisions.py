@@ -294,6 +294,15 @@ def close_without_decision(context: DecisionContext, item: ReviewItem, parsed: P
     if item.kind == "change_notice" and _readable_changes(context, item):
         raise DecisionError("この変更届からは変更内容を読み取れています。登録簿に反映するときは「承認」、"
                             "本人に確認するときは「差戻し 内容」としてください", item_id=item.id)
+    if item.kind == event_review.ITEM_KIND and item.state == states.APPROVED:
+        # An approved event is the one decided item that can still be called off: its
+        # notices go out over weeks, and a host may cancel in between.
+        summary = event_review.call_off_event(context.session, item)
+        if parsed.argument:
+            add_note(context, item, parsed)
+        item.state = states.DONE
+        item.decided_at = clock.now()
+        return DecisionResult(summary)
     summary = "完了にしました（申請者にはメールを送っていません）"
     if item.kind == event_review.ITEM_KIND:
         summary = event_review.close_event(context.session, item)

@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from mailflow import clock
@@ -27,7 +27,7 @@ from mailflow.calendar import (
     load_calendar_rules,
 )
 from mailflow.config import Config
-from mailflow.db.models import AuditEntry, Document, Event, InboundMessage, Mentor, ReviewItem
+from mailflow.db.models import AuditEntry, Document, Event, InboundMessage, Mentor, Outbox, ReviewItem
 from mailflow.errors import MailflowError
 from mailflow.planning.schedule import NoticeWindow, notice_window
 from mailflow.review import items as review_items
@@ -157,15 +157,21 @@ def approval_reasons(item: ReviewItem) -> list[str]:
     return [] if reason in review_items.attention_reasons(item) else [reason]
 
 
-def event_of(session: Session, item: ReviewItem) -> Event:
-    """Return the event a challenge list item stands for; raise EventReviewError when there is none."""
+EVENT_STATE_LABELS = {DRAFT: "審査中", APPROVED: "承認済み", REJECTED: "却下", CLOSED: "完了"}
+
+
+def event_of(session: Session, item: ReviewItem, state: str = DRAFT) -> Event:
+    """Return the event a challenge list item stands for, which must be in ``state``.
+
+    Raises EventReviewError when there is none, or when it is in another state.
+    """
     event = session.scalar(select(Event).where(Event.item_id == item.id).order_by(Event.id).limit(1))
     if event is None:
         raise EventReviewError(f"受付番号 {item.number} に対応する交流会の記録がありません。管理者に連絡してください",
                                item_id=item.id)
-    if event.state != DRAFT:
-        raise EventReviewError(f"この交流会はすでに決定済みです（状態: {event.state}）", item_id=item.id,
-                               event_id=event.id)
+    if event.state != state:
+        label = EVENT_STATE_LABELS.get(event.state, event.state)
+        raise EventReviewError(f"この交流会はすでに「{label}」です", item_id=item.id, event_id=event.id)
     return event
 
 
@@ -198,6 +204,22 @@ def close_event(session: Session, item: ReviewItem) -> str:
     event.state = CLOSED
     logger.info("event closed event=%s item=%s", event.id, item.id)
     return f"交流会 {event_number(event)} を完了にしました。登録メンターへの開催案内は送りません"
+
+
+def call_off_event(session: Session, item: ReviewItem) -> str:
+    """Close an approved event (the host cancelled it, say): cancel its pending notices; return the sentence for staff.
+
+    Notices already sent stay sent; the sentence says how many were stopped.
+    """
+    event = event_of(session, item, APPROVED)
+    event.state = CLOSED
+    stopped = session.execute(update(Outbox).where(Outbox.event_id == event.id, Outbox.status == "pending")
+                              .values(status="cancelled", last_error="event closed by staff")).rowcount or 0
+    sent = session.scalar(select(func.count(Outbox.id)).where(Outbox.event_id == event.id,
+                                                             Outbox.status == "sent")) or 0
+    logger.info("approved event closed event=%s item=%s cancelled=%d sent=%d", event.id, item.id, stopped, sent)
+    return (f"承認済みの交流会 {event_number(event)} を完了にしました。これから送る予定だった開催案内 {stopped} 通を"
+            f"取りやめました（送信済み {sent} 通）")
 
 
 def active_mentor_count(session: Session) -> int:

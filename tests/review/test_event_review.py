@@ -104,6 +104,20 @@ def test_done_closes_event(session, services):
     assert session.scalars(select(Outbox)).all() == []
 
 
+def test_done_calls_off_approved_event(session, services):
+    clock.set_now(at_tokyo(dt.date(2026, 12, 21)))
+    item, event = filed_event(session, services, DAYS)
+    apply_line(session, services, item, "承認")
+    pending = Outbox(key="event-notice:test", kind="event_notice", status="pending", recipients=["m@example.jp"],
+                     message_id="<n@bureau.example.jp>", event_id=event.id)
+    session.add(pending)
+    session.flush()
+    result = apply_line(session, services, item, "完了 開催中止の連絡あり")
+    assert (event.state, item.state) == (event_review.CLOSED, states.DONE)
+    assert pending.status == "cancelled"
+    assert "1 通" in result.summary
+
+
 def test_reject_event_mails_nobody(session, services):
     clock.set_now(at_tokyo(dt.date(2026, 12, 21)))
     item, event = filed_event(session, services, DAYS)
