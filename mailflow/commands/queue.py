@@ -22,6 +22,7 @@ from mailflow.commands.decide import (
     register_decisions,
     register_export,
 )
+from mailflow.commands.queue_open import register_open
 from mailflow.config import Config
 from mailflow.db.models import Document, InboundMessage, ReviewItem
 from mailflow.intake.findings import DOCUMENT_LABELS, DOCUMENT_ROLES
@@ -79,6 +80,7 @@ def register(subparsers) -> None:
     document.set_defaults(handler=run_document)
 
     register_decisions(actions)
+    register_open(actions)
     register_export(actions)
 
 
