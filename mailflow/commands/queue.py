@@ -189,6 +189,9 @@ def render_item_text(item: ReviewItem, documents: list[Document],
         if values:
             lines.append(f"{label}:")
             lines.extend(f"  ・{value}" for value in values)
+    answered = (item.details or {}).get("attendance_event")
+    if answered:
+        lines.append(f"交流会: {answered['number']} {answered.get('name') or ''}（開催案内への返信）")
     lines.extend(reply_lines((item.details or {}).get("replies") or []))
     if item.warnings:
         lines.append("注意:")

@@ -152,6 +152,10 @@ def _file_single(session: Session, config: Config, store: DocumentStore, inbound
         warning = filing_checks.attendance_sender_warning(session, item)
         if warning is not None:
             analysis.warnings.append(warning)
+        answered = filing_checks.attendance_event(session, message)
+        if answered is not None:
+            item.details = {**item.details, "attendance_event": answered}
+            analysis.reasons.append(f"交流会 {answered['number']}（{answered['name'] or '名称不明'}）の開催案内への返信です")
     if analysis.decision == "manual_review" and not analysis.needs_attention:
         analysis.needs_attention.append("自動では判断できないため、担当者の確認が必要です")
     answer = _may_answer(session, config, analysis, item)

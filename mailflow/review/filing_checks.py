@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailflow.config import Config
-from mailflow.db.models import Mentor, Outbox, ReviewItem
+from mailflow.db.models import Event, Mentor, Outbox, ReviewItem
 from mailflow.intake.findings import Analysis, Warning
 from mailflow.intake.masking import html_visible_text, intake_masker
 from mailflow.intake.message import Message
@@ -130,6 +130,20 @@ def attendance_sender_warning(session: Session, item: ReviewItem) -> Warning | N
                    "差出人のアドレスは、登録中のマネジメントメンターのアドレスではありません。"
                    "登録簿で本人か確認してから受け付けてください",
                    {"sender_address": item.sender_address})
+
+
+def attendance_event(session: Session, message: Message) -> dict[str, Any] | None:
+    """Return the event whose notice ``message`` replies to (number, name, first day), or None."""
+    thread = [value for value in [message.in_reply_to, *message.references] if value]
+    if not thread:
+        return None
+    event_id = session.scalar(select(Outbox.event_id).where(Outbox.message_id.in_(thread),
+                                                            Outbox.event_id.is_not(None)).limit(1))
+    event = session.get(Event, event_id) if event_id is not None else None
+    if event is None:
+        return None
+    return {"event_id": event.id, "number": review_items.event_number(event), "name": event.name,
+            "first_day": event.first_day.isoformat() if event.first_day else None}
 
 
 def duplicate_applicant_warnings(session: Session, item: ReviewItem) -> list[Warning]:

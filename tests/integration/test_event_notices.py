@@ -8,14 +8,16 @@ mentor gets exactly one notice with Form 3 and Form 4 attached. A revoked mentor
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import re
+from email.message import EmailMessage
 
 from sqlalchemy import select
 
 from mailflow import clock
 from mailflow.calendar import format_japanese_date
 from mailflow.clock import TOKYO
-from mailflow.db.models import Event, Mentor
+from mailflow.db.models import Event, Mentor, ReviewItem
 from mailflow.db.session import transaction
 from mailflow.planning.events import DEFAULT_ATTENDANCE_FORM
 from mailflow.review.decisions import DecisionContext, revoke_registration
@@ -105,6 +107,30 @@ def test_event_notices_reach_each_active_mentor(tmp_path):
     run_at(run, dt.datetime.combine(send_day, dt.time(15, 0), tzinfo=TOKYO))
     assert len(notices(run)) == len(MENTORS)
     assert all(REVOKED[2] not in message["to"] for message in run.sent())
+
+    notice = next(message for message in sent if MENTORS[0][2] in message["to"])
+    run.take_in(attendance_reply(notice, MENTORS[0][2]))
+    with run.app.sessions() as session:
+        item = session.scalars(select(ReviewItem).where(ReviewItem.kind == "attendance_form")).one()
+        assert item.details["attendance_event"]["event_id"] == event.id
+        assert item.mentor_id == ids[MENTORS[0][2]]
+        assert item.warnings == []
+
+
+def attendance_reply(notice, sender: str) -> bytes:
+    """Return a mentor's reply to ``notice`` with Form 4 attached."""
+    reply = EmailMessage()
+    reply["From"] = sender
+    reply["To"] = "intake@bureau.example.jp"
+    reply["Subject"] = f"Re: {notice['subject']}"
+    reply["Message-ID"] = "<attendance-1@example.jp>"
+    reply["In-Reply-To"] = notice["message-id"]
+    reply["References"] = notice["message-id"]
+    reply["Date"] = email.utils.format_datetime(FROZEN_NOW)
+    reply.set_content("出席希望登録票を送ります。")
+    reply.add_attachment(DEFAULT_ATTENDANCE_FORM.read_bytes(), maintype="application",
+                         subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet", filename="様式4.xlsx")
+    return bytes(reply)
 
 
 def test_rejected_event_mails_no_mentor(tmp_path):

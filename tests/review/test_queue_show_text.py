@@ -38,3 +38,10 @@ def test_alike_documents_one_line():
     assert file_lines[0].startswith("  [3〜102] ")
     assert file_lines[0].endswith("（同じものが 100 件）")
     assert file_lines[1].startswith("  [103] ")
+
+
+def test_attendance_event_named():
+    item = ReviewItem(number="2026-0020", kind="attendance_form", state="ready", sender_address="m@example.jp",
+                      checklist={}, warnings=[], manual_checks=[],
+                      details={"attendance_event": {"event_id": 3, "number": "E2026-0003", "name": "春の交流会"}})
+    assert "交流会: E2026-0003 春の交流会（開催案内への返信）" in render_item_text(item, [])
