@@ -126,7 +126,7 @@ def _choices(table, defects: list[str]) -> list[Choice]:
     seen: set[int] = set()
     for row, cells in body_rows(table, _is_note_row):
         values = {key: (cell.value if cell else None) for key, cell in cells.items()}
-        number = read_count(values.get("number"), "")
+        number = read_count(values.get("number"), "", below=1_000_000)
         if values.get("number") is None and values.get("company") is None:
             continue
         company_number = number.value

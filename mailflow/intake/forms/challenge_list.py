@@ -226,11 +226,15 @@ def listed_rows(rows: list[int]) -> str:
     return f"{listed} ほか {rest} 件" if rest > 0 else listed
 
 
+# Company numbers and head counts run past the 200 that bounds ages and years.
+LARGE_COUNT = 1_000_000
+
+
 def _company(values: dict) -> Company:
-    number = read_count(values.get("number"), "")
-    employees = read_count(values.get("employees"), "名")
+    number = read_count(values.get("number"), "", below=LARGE_COUNT)
+    employees = read_count(values.get("employees"), "名", below=LARGE_COUNT)
     if employees.problem:
-        employees = read_count(values.get("employees"), "人")
+        employees = read_count(values.get("employees"), "人", below=LARGE_COUNT)
     return Company(
         number=number.value,
         name=read_line(values.get("name")).value,

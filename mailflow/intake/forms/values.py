@@ -74,21 +74,22 @@ def read_date(value: CellValue) -> Read:
     return Read(result.value, result.reason)
 
 
-def read_count(value: CellValue, unit: str) -> Read:
-    """Read a whole number such as an age or a number of years: 35, 35.0, 「35年」, 「３５歳」."""
+def read_count(value: CellValue, unit: str, below: int = 200) -> Read:
+    """Read a whole number under ``below``: an age or years (35, 35.0, 「35年」, 「３５歳」),
+    or, with a larger ``below``, a company number or a head count (「1,200名」)."""
     if value is None:
         return BLANK
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if float(value).is_integer() and 0 <= value < 200:
+        if float(value).is_integer() and 0 <= value < below:
             return Read(int(value))
         return Read(None, f"not a whole number of {unit}: {value}")
     text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value)))
     if not text or is_placeholder(value):
         return BLANK
-    match = re.fullmatch(r"(?:満)?(\d{1,3})(?:" + re.escape(unit) + r")?(?:以上)?", text)
-    if not match:
+    match = re.fullmatch(r"(?:満)?(\d{1,3}(?:,\d{3})*|\d+)(?:" + re.escape(unit) + r")?(?:以上)?", text)
+    if not match or int(match.group(1).replace(",", "")) >= below:
         return Read(None, f"not a whole number of {unit}: {value!r}")
-    return Read(int(match.group(1)))
+    return Read(int(match.group(1).replace(",", "")))
 
 
 def read_choice(value: CellValue, field: str) -> Read:
