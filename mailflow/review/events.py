@@ -179,7 +179,8 @@ def check_approvable(session: Session, config: Config, item: ReviewItem, channel
     """Raise EventReviewError when the item's event can never have a notice, which 「承認 確認済」 does not lift.
 
     Such an event has no day in range, so no notice window, or its Form 3 was not kept
-    (an individual number was found in it). Approved, it would wait in the digest for
+    (an individual number was found in it) or is held (macros, external links, a limit
+    passed) and so is never forwarded. Approved, it would wait in the digest for
     ever. ``channel`` is ``mail`` or ``cli`` and picks how the closing commands are written.
     """
     event = event_of(session, item)
@@ -188,6 +189,9 @@ def check_approvable(session: Session, config: Config, item: ReviewItem, channel
         cause = "開催日を読み取れていない"
     elif document is not None and not document.kept:
         cause = "参加企業課題一覧（様式3）のファイルを保存していない"
+    elif document is not None and document.held_reason:
+        # A held Form 3 (macros, external links, a limit passed) is never forwarded to mentors.
+        cause = f"参加企業課題一覧（様式3）のファイルを保留している（{document.held_reason}）"
     else:
         return
     reject, done = ((f"mailflow queue reject {item.number} 理由", f"mailflow queue done {item.number}")

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
 from mailflow.db.models import Event
+from mailflow.errors import MailflowError
 from mailflow.intake.forms.challenge_list import MAX_EVENT_TEXT
-from mailflow.review import events as event_review
 from mailflow.review import event_checks, states
+from mailflow.review import events as event_review
 from mailflow.review.items import event_number
-
-from tests.integration.form3_mails import SAMPLE_FORM3, form3_mail, form3_workbook, with_members
+from tests.integration.form3_mails import (
+    SAMPLE_FORM3,
+    form3_mail,
+    form3_workbook,
+    with_members,
+)
 from tests.integration.harness import STAFF, documents_of
 from tests.integration.test_hostile_intake import Run
+from tests.review.builders import run_cli
 
 # A staff notification of one challenge list fits on a screen or two, whatever the list holds.
 MAX_NOTIFICATION_LINES = 100
@@ -95,6 +102,16 @@ def test_macro_workbook_held(tmp_path):
     item = run.item_of(message_id)
     assert reason in item.details["attention"]
     assert [document.held_reason for document in documents_of(run.app, item.id)] == [reason]
+
+
+def test_macro_workbook_not_approvable_even_confirmed(tmp_path):
+    run = Run(tmp_path)
+    message_id = "<macro-approve@test-cci.example.jp>"
+    run.take_in(form3_mail(with_members(SAMPLE_FORM3.read_bytes(), {"xl/vbaProject.bin": b"vba"}), message_id))
+    item = run.item_of(message_id)
+    with pytest.raises(MailflowError, match="保留"):
+        run_cli(run.config, "queue", "approve", item.number, "--force")
+    assert filed_event(run, message_id).state == event_review.DRAFT
 
 
 def test_notification_help_fits_events(tmp_path):
