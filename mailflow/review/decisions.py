@@ -134,7 +134,7 @@ def approve(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -
     if item.kind == "registration":
         result = _approve_registration(context, item)
     elif item.kind == "renewal":
-        result = _approve_renewal(context, item)
+        result = _approve_renewal(context, item, parsed.override)
     elif item.kind == event_review.ITEM_KIND:
         result = DecisionResult(*event_review.approve_event(context.session, context.services, context.actor, item))
     else:
@@ -181,13 +181,18 @@ def _address_source(item: ReviewItem, address: str | None) -> str:
     return ""
 
 
-def _approve_renewal(context: DecisionContext, item: ReviewItem) -> DecisionResult:
+def _approve_renewal(context: DecisionContext, item: ReviewItem, override: bool) -> DecisionResult:
     match = matched_mentor(context.session, context.services, item)
     if match is None:
         raise DecisionError("更新するメンターが登録簿に見つかりません（登録番号、または氏名と生年月日で照合します）")
     mentor = match.mentor
     if mentor.expires_on is None:
         raise DecisionError(f"登録番号 {mentor.registration_number} に登録期間満了日がありません。登録簿を確認してください")
+    doubts = renewal_doubts(item, mentor, clock.today())
+    if doubts and not override:
+        confirm = (f"mailflow queue approve {item.number} --force" if context.channel == "cli" else "承認 確認済")
+        raise DecisionError("\n".join([f"受付番号 {item.number} はまだ承認できません。", *(f"  ・{doubt}" for doubt in doubts),
+                                       f"確かめたうえで更新するときは「{confirm}」としてください"]), item_id=item.id)
     period = renewal_period(mentor.expires_on, clock.today(), PeriodSettings.from_config(context.config.registry))
     changes = registry.renew_mentor(context.session, mentor, period, context.actor, item.id)
     item.mentor_id = mentor.id
@@ -196,6 +201,26 @@ def _approve_renewal(context: DecisionContext, item: ReviewItem) -> DecisionResu
     return DecisionResult(
         f"更新しました。登録番号 {mentor.registration_number}、新しい登録期間 {period.registered_on} 〜 {period.expires_on}",
         {"registration_number": mentor.registration_number, "changes": changes}, mentor=mentor)
+
+
+# A renewal is due in the last months of a term; a term ending later than this was renewed already.
+RENEWED_AHEAD_DAYS = 400
+
+
+def renewal_doubts(item: ReviewItem, mentor: Mentor, today) -> list[str]:
+    """Return why renewing ``mentor`` from ``item`` needs staff to confirm: a term renewed
+    already, or a Form 1 whose name or registration number is another person's."""
+    doubts = []
+    if (mentor.expires_on - today).days > RENEWED_AHEAD_DAYS:
+        doubts.append(f"登録番号 {mentor.registration_number} の登録期間は {mentor.expires_on} までで、更新の時期では"
+                      "ありません（すでに更新済みの可能性があります）")
+    form = item.form_values or {}
+    number = (form.get("registration_number") or "").strip().upper()
+    if number and number != (mentor.registration_number or "").upper():
+        doubts.append(f"更新申請書の登録番号（{number}）が、更新するメンターの登録番号（{mentor.registration_number}）と異なります")
+    if form.get("name") and registry.normalize_name(form["name"]) != registry.normalize_name(mentor.name):
+        doubts.append(f"更新申請書の氏名（{form['name']}）が、登録簿の氏名（{mentor.name}）と異なります")
+    return doubts
 
 
 def reject(context: DecisionContext, item: ReviewItem, parsed: ParsedCommand) -> DecisionResult:

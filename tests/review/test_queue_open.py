@@ -11,8 +11,10 @@ from mailflow import clock
 from mailflow.commands.decide import open_sessions
 from mailflow.db.models import AuditEntry, Mentor, ReviewItem
 from mailflow.db.session import transaction
+from mailflow.errors import MailflowError
 from mailflow.planning.renewals import applications_by_mentor
 from mailflow.review import states
+from mailflow.review.decisions import renewal_doubts
 from tests.review.builders import make_services, run_cli
 
 NUMBER = "MM-2023-0101"
@@ -83,3 +85,39 @@ def test_unknown_mentor_refused(registry, capsys):
     assert "見つかりません" in capsys.readouterr().out
     with sessions() as session:
         assert session.scalars(select(ReviewItem)).all() == []
+
+
+def open_and_receive(config, sessions) -> str:
+    run_cli(config, "queue", "open", "renewal", NUMBER)
+    with sessions() as session:
+        number = session.scalars(select(ReviewItem.number).where(ReviewItem.state != states.APPROVED)).one()
+    run_cli(config, "queue", "received", number, "申請書", "誓約書", "本人確認書類")
+    return number
+
+
+def test_second_renewal_of_a_term_needs_force(registry):
+    config, sessions, mentor_id = registry
+    assert run_cli(config, "queue", "approve", open_and_receive(config, sessions)) == 0
+    with sessions() as session:
+        renewed = session.get(Mentor, mentor_id).expires_on
+    second = open_and_receive(config, sessions)
+    with pytest.raises(MailflowError, match="更新の時期ではありません"):
+        run_cli(config, "queue", "approve", second)
+    with sessions() as session:
+        assert session.get(Mentor, mentor_id).expires_on == renewed
+    assert run_cli(config, "queue", "approve", second, "--force") == 0
+
+
+def test_form_naming_another_person_doubted():
+    mentor = Mentor(registration_number=NUMBER, name="青木 一郎", expires_on=EXPIRES)
+    item = ReviewItem(kind="renewal", form_values={"name": "鈴木 一郎", "registration_number": "mm-2023-0456"})
+    doubts = renewal_doubts(item, mentor, TODAY.date())
+    assert len(doubts) == 2
+    assert "MM-2023-0456" in doubts[0]
+    assert "鈴木 一郎" in doubts[1]
+
+
+def test_own_form_not_doubted():
+    mentor = Mentor(registration_number=NUMBER, name="青木 一郎", expires_on=EXPIRES)
+    item = ReviewItem(kind="renewal", form_values={"name": "青木　一郎", "registration_number": NUMBER.lower()})
+    assert renewal_doubts(item, mentor, TODAY.date()) == []
