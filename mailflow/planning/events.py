@@ -41,7 +41,7 @@ from mailflow.storage import StorageError
 
 logger = logging.getLogger(__name__)
 
-NOTICE_KIND = "event_notice"
+NOTICE_KIND = event_review.NOTICE_KIND
 NOTICE_TEMPLATE = "event_notice"
 DEFAULT_ATTENDANCE_FORM = Path(__file__).resolve().parent.parent / "data" / "yoshiki4_template.xlsx"
 # The attached Form 4 is named for the mentor who opens it, whatever the file is called on disk.

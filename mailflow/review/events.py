@@ -210,6 +210,10 @@ def close_event(session: Session, item: ReviewItem) -> str:
     return f"交流会 {event_number(event)} を完了にしました。登録メンターへの開催案内は送りません"
 
 
+# The outbox kind of an event notice to a mentor, planned by mailflow.planning.events.
+NOTICE_KIND = "event_notice"
+
+
 def call_off_event(session: Session, item: ReviewItem) -> str:
     """Close an approved event (the host cancelled it, say): cancel its pending notices; return the sentence for staff.
 
@@ -217,10 +221,11 @@ def call_off_event(session: Session, item: ReviewItem) -> str:
     """
     event = event_of(session, item, APPROVED)
     event.state = CLOSED
-    stopped = session.execute(update(Outbox).where(Outbox.event_id == event.id, Outbox.status == "pending")
+    # Only the notices count; the host's receipt shares the event id.
+    notices = (Outbox.event_id == event.id, Outbox.kind == NOTICE_KIND)
+    stopped = session.execute(update(Outbox).where(*notices, Outbox.status == "pending")
                               .values(status="cancelled", last_error="event closed by staff")).rowcount or 0
-    sent = session.scalar(select(func.count(Outbox.id)).where(Outbox.event_id == event.id,
-                                                             Outbox.status == "sent")) or 0
+    sent = session.scalar(select(func.count(Outbox.id)).where(*notices, Outbox.status == "sent")) or 0
     logger.info("approved event closed event=%s item=%s cancelled=%d sent=%d", event.id, item.id, stopped, sent)
     return (f"承認済みの交流会 {event_number(event)} を完了にしました。これから送る予定だった開催案内 {stopped} 通を"
             f"取りやめました（送信済み {sent} 通）")

@@ -110,12 +110,14 @@ def test_done_calls_off_approved_event(session, services):
     apply_line(session, services, item, "承認")
     pending = Outbox(key="event-notice:test", kind="event_notice", status="pending", recipients=["m@example.jp"],
                      message_id="<n@bureau.example.jp>", event_id=event.id)
-    session.add(pending)
+    receipt = Outbox(key="event-receipt:test", kind="receipt_challenge_list", status="sent", recipients=[HOST],
+                     message_id="<r@bureau.example.jp>", event_id=event.id)
+    session.add_all([pending, receipt])
     session.flush()
     result = apply_line(session, services, item, "完了 開催中止の連絡あり")
     assert (event.state, item.state) == (event_review.CLOSED, states.DONE)
     assert pending.status == "cancelled"
-    assert "1 通" in result.summary
+    assert "1 通を取りやめました（送信済み 0 通）" in result.summary
 
 
 def test_reject_event_mails_nobody(session, services):
