@@ -137,13 +137,24 @@ def attendance_event(session: Session, message: Message) -> dict[str, Any] | Non
     thread = [value for value in [message.in_reply_to, *message.references] if value]
     if not thread:
         return None
-    event_id = session.scalar(select(Outbox.event_id).where(Outbox.message_id.in_(thread),
-                                                            Outbox.event_id.is_not(None)).limit(1))
-    event = session.get(Event, event_id) if event_id is not None else None
+    notice = session.scalar(select(Outbox).where(Outbox.message_id.in_(thread), Outbox.event_id.is_not(None))
+                            .order_by(Outbox.id).limit(1))
+    event = session.get(Event, notice.event_id) if notice is not None else None
     if event is None:
         return None
+    sender = message.from_.address if message.from_ else None
     return {"event_id": event.id, "number": review_items.event_number(event), "name": event.name,
-            "first_day": event.first_day.isoformat() if event.first_day else None}
+            "first_day": event.first_day.isoformat() if event.first_day else None,
+            "to_sender": any(review_items.same_address(sender, recipient) for recipient in notice.recipients or [])}
+
+
+def other_recipient_warning(answered: dict[str, Any]) -> Warning | None:
+    """Return a warning when an attendance form answers a notice that went to someone else."""
+    if answered.get("to_sender", True):
+        return None
+    return Warning("attendance_other_notice",
+                   f"交流会 {answered['number']} の開催案内は、差出人とは別のメンターに送ったものです。"
+                   "転送された案内への返信の可能性があります。本人の申し込みか確認してください", {})
 
 
 def duplicate_applicant_warnings(session: Session, item: ReviewItem) -> list[Warning]:

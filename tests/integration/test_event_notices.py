@@ -116,14 +116,20 @@ def test_event_notices_reach_each_active_mentor(tmp_path):
         assert item.mentor_id == ids[MENTORS[0][2]]
         assert item.warnings == []
 
+    run.take_in(attendance_reply(notice, MENTORS[1][2], "<attendance-2@example.jp>"))
+    with run.app.sessions() as session:
+        forwarded = session.scalars(select(ReviewItem).where(ReviewItem.kind == "attendance_form",
+                                                             ReviewItem.id != item.id)).one()
+        assert [warning["code"] for warning in forwarded.warnings] == ["attendance_other_notice"]
 
-def attendance_reply(notice, sender: str) -> bytes:
+
+def attendance_reply(notice, sender: str, message_id: str = "<attendance-1@example.jp>") -> bytes:
     """Return a mentor's reply to ``notice`` with Form 4 attached."""
     reply = EmailMessage()
     reply["From"] = sender
     reply["To"] = "intake@bureau.example.jp"
     reply["Subject"] = f"Re: {notice['subject']}"
-    reply["Message-ID"] = "<attendance-1@example.jp>"
+    reply["Message-ID"] = message_id
     reply["In-Reply-To"] = notice["message-id"]
     reply["References"] = notice["message-id"]
     reply["Date"] = email.utils.format_datetime(FROZEN_NOW)
