@@ -45,7 +45,7 @@ def register(subparsers) -> None:
                     "個人情報を除いて残し、削除したことも記録します。元に戻せません。先に --dry-run で確認してください。",
     )
     erase.add_argument("query", metavar="QUERY", help=QUERY_HELP)
-    erase.add_argument("--dry-run", action="store_true", help="何も変えずに、削除の対象の件数だけを表示します")
+    erase.add_argument("--dry-run", action="store_true", help="何も変えずに、削除の対象の件数と、対象の案件・登録を表示します")
     _add_actor(erase)
     erase.set_defaults(handler=run_erase)
 

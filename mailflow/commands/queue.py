@@ -52,6 +52,14 @@ def parse_state(value: str) -> str:
     raise argparse.ArgumentTypeError(f"状態「{value}」はありません。次のいずれかで指定してください: {STATE_CHOICES}")
 
 
+def document_number(value: str) -> int:
+    """Parse the number of a stored document, as ``queue show`` prints it in brackets."""
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"「{value}」は書類の番号ではありません。queue show の「受け取ったファイル」の"
+                                         " [ ] 内の数字を指定してください（受付番号ではありません）")
+    return int(value)
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser("queue", help="審査キューの表示と操作")
     actions = parser.add_subparsers(dest="queue_command", metavar="ACTION", title="操作")
@@ -73,7 +81,7 @@ def register(subparsers) -> None:
 
     document = actions.add_parser(
         "document", help="受け取った書類を1件ファイルに書き出します（queue show の [番号]。記録に残ります）")
-    document.add_argument("document_id", type=int, help="書類の番号（queue show の「受け取ったファイル」の [ ] 内）")
+    document.add_argument("document_id", type=document_number, help="書類の番号（queue show の「受け取ったファイル」の [ ] 内）")
     document.add_argument("--output", required=True, metavar="FILE",
                           help="書き出し先のファイル（既にあるファイルには上書きしません）")
     document.add_argument("--actor", default=None, help="記録に残す操作者（既定は OS のユーザー名）")

@@ -55,7 +55,7 @@ def run_open(args: argparse.Namespace, config: Config) -> int:
         session.add(AuditEntry(item_id=item.id, mentor_id=mentor.id, actor=args.actor or getpass.getuser(),
                                action="item_opened", outcome="applied",
                                detail={"channel": "cli", "kind": "renewal"}))
-        number = item.number
-    print(f"更新申請の案件 {number} を作りました（登録番号 {args.registration_number}）。"
+        number, name, registration_number = item.number, mentor.name, mentor.registration_number
+    print(f"更新申請の案件 {number} を作りました（登録番号 {registration_number} {name} 様）。"
           f"届いた書類は mailflow queue received {number} 申請書 誓約書 本人確認書類 のように記録してください")
     return 0
