@@ -155,9 +155,7 @@ def _file_single(session: Session, config: Config, store: DocumentStore, inbound
         answered = filing_checks.attendance_event(session, message)
         if answered is not None:
             item.details = {**item.details, "attendance_event": answered}
-            other = filing_checks.other_recipient_warning(answered)
-            if other is not None:
-                analysis.warnings.append(other)
+            analysis.warnings.extend(filing_checks.attendance_event_warnings(answered))
             analysis.reasons.append(f"交流会 {answered['number']}（{answered['name'] or '名称不明'}）の開催案内への返信です")
     if analysis.decision == "manual_review" and not analysis.needs_attention:
         analysis.needs_attention.append("自動では判断できないため、担当者の確認が必要です")

@@ -145,16 +145,23 @@ def attendance_event(session: Session, message: Message) -> dict[str, Any] | Non
     sender = message.from_.address if message.from_ else None
     return {"event_id": event.id, "number": review_items.event_number(event), "name": event.name,
             "first_day": event.first_day.isoformat() if event.first_day else None,
-            "to_sender": any(review_items.same_address(sender, recipient) for recipient in notice.recipients or [])}
+            "to_sender": any(review_items.same_address(sender, recipient) for recipient in notice.recipients or []),
+            "state": event.state}
 
 
-def other_recipient_warning(answered: dict[str, Any]) -> Warning | None:
-    """Return a warning when an attendance form answers a notice that went to someone else."""
-    if answered.get("to_sender", True):
-        return None
-    return Warning("attendance_other_notice",
-                   f"交流会 {answered['number']} の開催案内は、差出人とは別のメンターに送ったものです。"
-                   "転送された案内への返信の可能性があります。本人の申し込みか確認してください", {})
+def attendance_event_warnings(answered: dict[str, Any]) -> list[Warning]:
+    """Return warnings for an attendance form that answers a notice sent to someone else,
+    or an event that is no longer going ahead."""
+    warnings = []
+    if not answered.get("to_sender", True):
+        warnings.append(Warning("attendance_other_notice",
+                                f"交流会 {answered['number']} の開催案内は、差出人とは別のメンターに送ったものです。"
+                                "転送された案内への返信の可能性があります。本人の申し込みか確認してください", {}))
+    if answered.get("state") in ("closed", "rejected"):
+        warnings.append(Warning("attendance_event_closed",
+                                f"交流会 {answered['number']} は完了または中止にしています。申し込みを受けられるか確認してください",
+                                {}))
+    return warnings
 
 
 def duplicate_applicant_warnings(session: Session, item: ReviewItem) -> list[Warning]:

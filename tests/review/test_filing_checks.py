@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from mailflow.config import Config
 from mailflow.db.models import Mentor
 from mailflow.intake.findings import Analysis
@@ -120,3 +122,12 @@ def test_attendance_from_stranger_warned(session, services):
     add_mentor(session, "active")
     item = make_item(session, services, sender="stranger@example.net")
     assert filing_checks.attendance_sender_warning(session, item).code == "attendance_not_mentor"
+
+
+@pytest.mark.parametrize("answered, codes", [
+    ({"number": "E2026-0001", "to_sender": True, "state": "approved"}, []),
+    ({"number": "E2026-0001", "to_sender": False, "state": "approved"}, ["attendance_other_notice"]),
+    ({"number": "E2026-0001", "to_sender": True, "state": "closed"}, ["attendance_event_closed"]),
+])
+def test_attendance_event_warnings(answered, codes):
+    assert [warning.code for warning in filing_checks.attendance_event_warnings(answered)] == codes
