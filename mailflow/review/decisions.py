@@ -350,6 +350,9 @@ def revoke_for_item(context: DecisionContext, item: ReviewItem, parsed: ParsedCo
     return revoke_mentor(context, match.mentor, parsed.argument, item)
 
 
+ENDED_MENTOR_REASON = "このメンターの登録は取り消されています。この案件は承認できないため、「却下 理由」で閉じてください"
+
+
 def revoke_mentor(context: DecisionContext, mentor: Mentor, reason_text: str,
                   item: ReviewItem | None = None) -> DecisionResult:
     """Revoke a registration by the bureau: status, history, pending mails cancelled, notice mailed.
@@ -360,6 +363,8 @@ def revoke_mentor(context: DecisionContext, mentor: Mentor, reason_text: str,
     registry.end_registration(context.session, mentor, registry.REVOKED, reason, context.actor,
                               item.id if item is not None else None)
     cancelled = cancel_pending(context.session, "registration revoked", mentor_id=mentor.id)
+    review_items.flag_items_of_ended_mentor(context.session, mentor.id, item.id if item is not None else None,
+                                            ENDED_MENTOR_REASON)
     plan_mentor_mail(context.session, context.services, mentor, "revocation_confirmation",
                      f"revocation:{mentor.id}", item=item, reason=registry.reason_wording(reason))
     return DecisionResult(f"登録番号 {mentor.registration_number} の登録を取り消しました",

@@ -143,6 +143,25 @@ def attention_reasons(item: ReviewItem) -> list[str]:
     return list((item.details or {}).get("attention", []))
 
 
+def flag_items_of_ended_mentor(session: Session, mentor_id: int, keep_item_id: int | None, reason: str) -> int:
+    """Give the mentor's other open items an attention reason once the registration ended; return how many.
+
+    A renewal or change notice of a mentor who has since left the registry cannot be
+    approved; the reason tells staff why, so the item does not wait as if it could.
+    """
+    flagged = 0
+    for item in session.scalars(select(ReviewItem).where(ReviewItem.mentor_id == mentor_id,
+                                                          ReviewItem.state.in_(sorted(states.OPEN)))):
+        if item.id == keep_item_id or item.state == states.ON_HOLD:
+            continue
+        details = dict(item.details or {})
+        details["attention"] = merge_unique(details.get("attention"), [reason])
+        item.details = details
+        recompute_state(item)
+        flagged += 1
+    return flagged
+
+
 def recompute_state(item: ReviewItem) -> str:
     """Move an open item to the state its checklist and open questions call for.
 

@@ -22,6 +22,7 @@ from mailflow.intake.notices import find_registration_number, parse_change_notic
 from mailflow.intake.parse import parse_message
 from mailflow.outbound.outbox import cancel_pending
 from mailflow.registry import mentors as registry
+from mailflow.review import items as review_items
 from mailflow.review.mailings import Services, plan_applicant_mail
 from mailflow.storage import decrypt_blob
 
@@ -134,12 +135,16 @@ def approve_change_notice(session: Session, services: Services, actor: str, item
             {"changes": changes, "effective_date": notice.get("effective_date")}, mentor)
 
 
+ENDED_BY_WITHDRAWAL_REASON = "このメンターは本人の申し出で登録を取り消しています。この案件は承認できないため、「却下 理由」で閉じてください"
+
+
 def approve_withdrawal(session: Session, services: Services, actor: str, item: ReviewItem) -> Outcome:
     """End the registration at the mentor's request, cancel their pending mails, confirm it."""
     mentor = _require_mentor(session, services, item)
     reason = withdrawal_reason(session, services, item)
     registry.end_registration(session, mentor, registry.WITHDRAWN, reason, actor, item.id)
     cancelled = cancel_pending(session, "registration withdrawn", mentor_id=mentor.id)
+    review_items.flag_items_of_ended_mentor(session, mentor.id, item.id, ENDED_BY_WITHDRAWAL_REASON)
     plan_applicant_mail(session, services, item, "withdrawal_confirmation",
                         f"withdrawal-confirmation:{item.id}", extra_recipients=[mentor.email or ""], mentor=mentor)
     return (f"登録番号 {mentor.registration_number} の登録を取り消しました（本人の申し出）",

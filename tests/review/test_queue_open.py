@@ -121,3 +121,12 @@ def test_own_form_not_doubted():
     mentor = Mentor(registration_number=NUMBER, name="青木 一郎", expires_on=EXPIRES)
     item = ReviewItem(kind="renewal", form_values={"name": "青木　一郎", "registration_number": NUMBER.lower()})
     assert renewal_doubts(item, mentor, TODAY.date()) == []
+
+
+def test_revocation_flags_open_renewal(registry):
+    config, sessions, mentor_id = registry
+    run_cli(config, "queue", "open", "renewal", NUMBER)
+    assert run_cli(config, "registry", "revoke", NUMBER, "--reason", "requirements_not_met") == 0
+    item = opened_item(sessions)
+    assert item.state == states.NEEDS_ATTENTION
+    assert any("取り消されています" in reason for reason in item.details["attention"])
