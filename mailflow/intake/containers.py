@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import msoffcrypto
 
-from mailflow.intake.sandbox import run_sandboxed
 from mailflow.intake.limits import (
     DEFAULT_LIMITS,
     IMAGE_TYPES,
@@ -29,9 +28,11 @@ from mailflow.intake.limits import (
     Limits,
     check_image_pixels,
     check_pdf_pages,
+    check_zip_member,
     hold,
 )
 from mailflow.intake.message import Attachment
+from mailflow.intake.sandbox import run_sandboxed
 from mailflow.intake.sniff import sniff
 
 logger = logging.getLogger(__name__)
@@ -223,12 +224,9 @@ def _declared_size_problem(info: zipfile.ZipInfo, limits: Limits, budget: _Budge
     zipfile (CPython 3.11) never returns more bytes than the declared size, so checking
     it bounds what a read can produce. The read is bounded again in case a size lies.
     """
-    if info.file_size > limits.max_member_bytes:
-        return LimitExceeded("max_member_bytes", info.file_size, limits.max_member_bytes)
-    if info.file_size > limits.ratio_grace_bytes:
-        ratio = info.file_size / max(info.compress_size, 1)
-        if ratio > limits.max_compression_ratio:
-            return LimitExceeded("max_compression_ratio", round(ratio, 1), limits.max_compression_ratio)
+    exceeded = check_zip_member(info, limits)
+    if exceeded:
+        return exceeded
     if info.file_size > budget.bytes_left:
         return LimitExceeded("max_total_bytes", budget.bytes_used + info.file_size, limits.max_total_bytes)
     return None

@@ -259,6 +259,17 @@ def _walk_pdf_pages(payload: bytes, limits: Limits) -> LimitExceeded | None:
     return None
 
 
+def check_zip_member(info: zipfile.ZipInfo, limits: Limits = DEFAULT_LIMITS) -> LimitExceeded | None:
+    """Return the limit one zip member passes by its declared size or compression ratio, or None."""
+    if info.file_size > limits.max_member_bytes:
+        return LimitExceeded("max_member_bytes", info.file_size, limits.max_member_bytes)
+    if info.file_size > limits.ratio_grace_bytes:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if ratio > limits.max_compression_ratio:
+            return LimitExceeded("max_compression_ratio", round(ratio, 1), limits.max_compression_ratio)
+    return None
+
+
 def check_zip_members(infos: list[zipfile.ZipInfo], limits: Limits = DEFAULT_LIMITS) -> LimitExceeded | None:
     """Return the first limit that the members of a zip (an OOXML package) would pass once inflated.
 
@@ -269,12 +280,9 @@ def check_zip_members(infos: list[zipfile.ZipInfo], limits: Limits = DEFAULT_LIM
         return LimitExceeded("max_members", len(infos), limits.max_members)
     total = 0
     for info in infos:
-        if info.file_size > limits.max_member_bytes:
-            return LimitExceeded("max_member_bytes", info.file_size, limits.max_member_bytes)
-        if info.file_size > limits.ratio_grace_bytes:
-            ratio = info.file_size / max(info.compress_size, 1)
-            if ratio > limits.max_compression_ratio:
-                return LimitExceeded("max_compression_ratio", round(ratio, 1), limits.max_compression_ratio)
+        exceeded = check_zip_member(info, limits)
+        if exceeded:
+            return exceeded
         total += info.file_size
         if total > limits.max_total_bytes:
             return LimitExceeded("max_total_bytes", total, limits.max_total_bytes)
