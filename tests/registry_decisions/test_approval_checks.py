@@ -11,27 +11,16 @@ from mailflow.intake.findings import DOCUMENT_LABELS
 from mailflow.intake.parse import parse_message
 from mailflow.review import states
 from mailflow.review.approval import UNSTATED_ATTENTION, check_approval
-from mailflow.review.commands import DOCUMENT_NAMES, ParsedCommand, parse_command
-from mailflow.review.decisions import DecisionContext, apply_command
+from mailflow.review.commands import DOCUMENT_NAMES
 from mailflow.review.replies import HELP_MAILS_PER_HOUR, handle_staff_reply
-from tests.review.builders import STAFF, make_item, staff_reply, store_reply
+from tests.review.builders import STAFF, apply_line, make_item, staff_reply, store_reply
 
 ATTENTION = "本人確認書類に個人番号が写っていたため、保存していません"
 
 
-def _apply(session, services, item, line: str, channel: str = "mail"):
-    parsed = parse_command(line)
-    assert isinstance(parsed, ParsedCommand), parsed
-    context = DecisionContext(session, services, actor=STAFF, source_message_id="<decision@bureau.example.jp>",
-                              channel=channel)
-    result = apply_command(context, item, parsed)
-    session.flush()
-    return result
-
-
 def _refusal(session, services, item, line: str, channel: str = "mail") -> str:
     with pytest.raises(MailflowError) as caught:
-        _apply(session, services, item, line, channel)
+        apply_line(session, services, item, line, channel)
     return caught.value.message
 
 
@@ -98,7 +87,7 @@ def test_attention_without_recorded_reason_refused(session, services):
 def test_confirmed_attention_approves(session, services):
     item = make_item(session, services, state=states.NEEDS_ATTENTION)
     item.details = {**item.details, "attention": [ATTENTION]}
-    result = _apply(session, services, item, "承認 確認済 窓口で原本を確認しました")
+    result = apply_line(session, services, item, "承認 確認済 窓口で原本を確認しました")
     assert item.state == states.APPROVED
     assert session.scalars(select(Mentor)).one().id == item.mentor_id
     assert "確認済みとして承認しました" in result.summary
@@ -107,7 +96,7 @@ def test_confirmed_attention_approves(session, services):
 def test_confirmed_attention_audited(session, services):
     item = make_item(session, services, state=states.NEEDS_ATTENTION)
     item.details = {**item.details, "attention": [ATTENTION]}
-    _apply(session, services, item, "承認 確認済 窓口で原本を確認しました")
+    apply_line(session, services, item, "承認 確認済 窓口で原本を確認しました")
     audit = session.scalars(select(AuditEntry)).one()
     assert audit.action == "approve"
     assert audit.detail["override"] is True
@@ -118,14 +107,14 @@ def test_confirmed_attention_audited(session, services):
 
 def test_received_by_post_then_confirmed(session, services):
     item = _without_identity(session, services)
-    _apply(session, services, item, "郵送受領 本人確認書類")
-    _apply(session, services, item, "承認 確認済")
+    apply_line(session, services, item, "郵送受領 本人確認書類")
+    apply_line(session, services, item, "承認 確認済")
     assert item.state == states.APPROVED
 
 
 def test_complete_item_approves_without_override(session, services):
     item = make_item(session, services)
-    _apply(session, services, item, "承認")
+    apply_line(session, services, item, "承認")
     audit = session.scalars(select(AuditEntry)).one()
     assert item.state == states.APPROVED
     assert audit.detail["override"] is False
