@@ -84,6 +84,11 @@ def registry_address(item: ReviewItem) -> str | None:
     return (item.form_values or {}).get("email") or item.applicant_email or item.sender_address
 
 
+def confirmed_approval(item: ReviewItem, channel: str) -> str:
+    """Return the command that approves ``item`` as confirmed: a CLI line, or the reply words."""
+    return f"mailflow queue approve {item.number} --force" if channel == "cli" else "承認 確認済"
+
+
 def refusal_message(item: ReviewItem, check: ApprovalCheck, channel: str) -> str:
     """Return the Japanese explanation of a refused approval, with the command that moves on.
 
@@ -105,7 +110,7 @@ def refusal_message(item: ReviewItem, check: ApprovalCheck, channel: str) -> str
         lines.append("申請書について、次の点の確認が必要です:")
         lines.extend(f"  ・{caution}" for caution in check.cautions)
     if check.confirmable:
-        force = (f"mailflow queue approve {item.number} --force" if channel == "cli" else "承認 確認済")
+        force = confirmed_approval(item, channel)
         after = "書類がそろったあと、" if check.missing else ""
         lines.append(f"{after}理由を確認したうえで承認するときは「{force}」としてください（確認済みとして記録に残ります）。")
     return "\n".join(lines)

@@ -28,6 +28,7 @@ from mailflow.review import items as review_items
 from mailflow.review import states
 from mailflow.review.approval import (
     check_approval,
+    confirmed_approval,
     duplicate_refusal,
     hold_refusal,
     refusal_message,
@@ -190,7 +191,7 @@ def _approve_renewal(context: DecisionContext, item: ReviewItem, override: bool)
         raise DecisionError(f"登録番号 {mentor.registration_number} に登録期間満了日がありません。登録簿を確認してください")
     doubts = renewal_doubts(item, mentor, clock.today())
     if doubts and not override:
-        confirm = (f"mailflow queue approve {item.number} --force" if context.channel == "cli" else "承認 確認済")
+        confirm = confirmed_approval(item, context.channel)
         raise DecisionError("\n".join([f"受付番号 {item.number} はまだ承認できません。", *(f"  ・{doubt}" for doubt in doubts),
                                        f"確かめたうえで更新するときは「{confirm}」としてください"]), item_id=item.id)
     period = renewal_period(mentor.expires_on, clock.today(), PeriodSettings.from_config(context.config.registry))
