@@ -218,8 +218,11 @@ def render_item_text(item: ReviewItem, documents: list[Document],
 
 
 def document_lines(documents: list[Document]) -> list[str]:
-    """Return one line per document; a run of documents described alike (a zip of 100
-    empty files, say) is one line with the first and last number and the count."""
+    """Return one line per document, or per run of documents described alike.
+
+    A run (a zip of 100 empty files, for example) is one line with its first and last
+    number and the count.
+    """
     runs: list[tuple[list[int], str]] = []
     for document in documents:
         text = describe_file(document) + ("" if document.kept else "（保存していません）")

@@ -215,9 +215,10 @@ NOTICE_KIND = "event_notice"
 
 
 def call_off_event(session: Session, item: ReviewItem) -> str:
-    """Close an approved event (the host cancelled it, say): cancel its pending notices; return the sentence for staff.
+    """Close an approved event, for example one the host cancelled, and cancel its pending notices.
 
-    Notices already sent stay sent; the sentence says how many were stopped.
+    Returns the confirmation for staff, which gives how many notices were cancelled and
+    how many had been sent already; sent notices cannot be recalled.
     """
     event = event_of(session, item, APPROVED)
     event.state = CLOSED

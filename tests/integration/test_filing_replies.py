@@ -1,8 +1,9 @@
 """Filing of replies, renewals and repeated applicants, end to end through a Maildir run.
 
-Covers a reply to our own mail that brings no document (no receipt, no renewal, its text
-shown to staff), a renewal naming another person's registration number, the same person
-applying twice, and registration mail from addresses that never get a receipt.
+A reply to our own mail that brings no document gets no receipt and opens no renewal,
+and its text is shown to staff. Also covered: a renewal naming another person's
+registration number, the same person applying twice, and registration mail from
+addresses that never get a receipt.
 """
 
 from __future__ import annotations

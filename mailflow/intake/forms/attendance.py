@@ -44,6 +44,8 @@ _READERS = {
     "remarks": read_text,
 }
 # Form 3 numbers its companies from 1; a Form 4 choice outside this range is a typo.
+# NOTE: a Form 3 may list up to challenge_list.MAX_COMPANIES companies, so on a list of
+# more than 99 a valid choice is reported as a reading problem here.
 MAX_COMPANY_NUMBER = 99
 
 
